@@ -1,0 +1,65 @@
+using System.Globalization;
+using Microsoft.Data.Analysis;
+using PathNotebooks.Runtime;
+using TorchSharp;
+
+namespace PathNotebooks;
+
+/// <summary>Experiment size: <c>Tiny</c> runs in seconds on a CPU (CI), <c>Full</c> is the GPU experiment.</summary>
+public enum ExperimentSize { Tiny, Full }
+
+/// <summary>
+/// What a notebook needs from the kit in one place: start the runtime, the device, the experiment size, seeding
+/// and where result tables go. The runner sets PATHNB_DEVICE / PATHNB_SIZE / PATHNB_OUT; in VS Code the
+/// defaults apply (auto device; tiny on CPU, full on CUDA).
+/// </summary>
+public static class Kit
+{
+    /// <summary>Starts the torch runtime (see <see cref="TorchRuntime.Initialize"/>) and returns what was loaded.</summary>
+    public static RuntimeInfo Init(string? device = null) => TorchRuntime.Initialize(device);
+
+    /// <summary>The torch device of this run.</summary>
+    public static torch.Device Device { get { TorchRuntime.Initialize(quiet: true); return TorchRuntime.Device; } }
+
+    /// <summary>The experiment size: PATHNB_SIZE if set, else tiny on CPU and full on CUDA.</summary>
+    public static ExperimentSize Size
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("PATHNB_SIZE");
+            if (!string.IsNullOrWhiteSpace(env))
+                return env.Trim().ToLowerInvariant() switch
+                {
+                    "tiny" => ExperimentSize.Tiny,
+                    "full" => ExperimentSize.Full,
+                    _ => throw new ArgumentException($"PATHNB_SIZE must be 'tiny' or 'full', not '{env}'."),
+                };
+            return TorchRuntime.Initialize(quiet: true).IsCuda ? ExperimentSize.Full : ExperimentSize.Tiny;
+        }
+    }
+
+    /// <summary>Seeds torch and returns a seeded <see cref="Random"/>; the same seed gives the same numbers on CPU.</summary>
+    public static Random Seed(int seed) => TorchRuntime.Seed(seed);
+
+    /// <summary>Folder for this notebook's result files (PATHNB_OUT, else results/scratch under the current folder).</summary>
+    public static string OutputDirectory
+    {
+        get
+        {
+            var dir = Environment.GetEnvironmentVariable("PATHNB_OUT") is { Length: > 0 } o ? o : Path.Combine("results", "scratch");
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+    }
+
+    /// <summary>Writes a table as UTF-8 CSV with invariant culture into <see cref="OutputDirectory"/> (temp file, then rename).</summary>
+    public static string SaveTable(DataFrame table, string name)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (string.IsNullOrWhiteSpace(name) || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new ArgumentException($"name must be a plain file name, not '{name}'.", nameof(name));
+        var path = Path.Combine(OutputDirectory, name.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? name : name + ".csv");
+        return IO.AtomicFile.Write(path, tmp =>
+            DataFrame.SaveCsv(table, tmp, ',', header: true, encoding: new System.Text.UTF8Encoding(false), cultureInfo: CultureInfo.InvariantCulture));
+    }
+}
