@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using Microsoft.Data.Analysis;
+using PathNotebooks.Runtime;
+using static TorchSharp.torch;
+
+namespace PathNotebooks.Benchmarks;
+
+/// <summary>One benchmark shape: <c>[B, H, T, D]</c> attention inputs.</summary>
+public sealed record BenchShape(int T, int B, int H = 16, int D = 64)
+{
+    public override string ToString() => $"T={T} B={B} H={H} D={D}";
+}
+
+/// <summary>
+/// Random inputs for one shape, all with gradients: q, k, v <c>[B, H, T, D]</c> in the benchmark dtype; PaTH's
+/// w <c>[B, H, T, D]</c> (unit rows) and β <c>[B, H, T]</c>, FoX's log forget gate <c>[B, H, T]</c>, all float32 (as the
+/// reference kernels require).
+/// </summary>
+public sealed record BenchInputs(Tensor Q, Tensor K, Tensor V, Tensor W, Tensor Beta, Tensor LogForget) : IDisposable
+{
+    public Tensor[] All => new[] { Q, K, V, W, Beta, LogForget };
+
+    public static BenchInputs Random(BenchShape s, Device device, ScalarType dtype, int seed = 0)
+    {
+        manual_seed(seed);
+        using var scope = NewDisposeScope();
+        Tensor Leaf(Tensor t) => t.detach().requires_grad_(true).MoveToOuterDisposeScope();
+        var q = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
+        var k = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
+        var v = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
+        var w = nn.functional.normalize(randn(s.B, s.H, s.T, s.D, device: device), p: 2, dim: -1);
+        var beta = 2 * rand(s.B, s.H, s.T, device: device).sigmoid();
+        var logf = nn.functional.logsigmoid(randn(s.B, s.H, s.T, device: device) + 4);   // f ≈ 0.98: mild forgetting
+        return new BenchInputs(Leaf(q), Leaf(k), Leaf(v), Leaf(w), Leaf(beta), Leaf(logf));
+    }
+
+    public void Dispose() { foreach (var t in All) t.Dispose(); }
+}
+
+/// <summary>A kernel under test: maps the inputs to the attention output <c>[B, H, T, D]</c>.</summary>
+public sealed record BenchKernel(string Name, Func<BenchInputs, Tensor> Forward);
+
+/// <summary>
+/// Times attention kernels forward and forward+backward against a baseline in the same run and prints ratios.
+/// Never used as a test: wall time is measured here, not asserted.
+/// </summary>
+public static class AttentionBenchmark
+{
+    /// <summary>Fused causal SDPA, the baseline every table is divided by.</summary>
+    public static BenchKernel Sdpa { get; } = new("sdpa (causal)", i => nn.functional.scaled_dot_product_attention(i.Q, i.K, i.V, is_casual: true));
+
+    /// <summary>Mean milliseconds of <paramref name="body"/> over <paramref name="iterations"/> runs after warm-up (CUDA synchronised).</summary>
+    public static double TimeMs(Action body, Device device, int warmup = 2, int iterations = 10)
+    {
+        for (int i = 0; i < warmup; i++) body();
+        Sync(device);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < iterations; i++) body();
+        Sync(device);
+        return clock.Elapsed.TotalMilliseconds / iterations;
+    }
+
+    static void Sync(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize();
+    }
+
+    /// <summary>
+    /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient) and returns one row per
+    /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass.
+    /// </summary>
+    public static DataFrame Run(IReadOnlyList<BenchShape> shapes, IReadOnlyList<BenchKernel> kernels, BenchKernel? baseline = null,
+        ScalarType dtype = ScalarType.BFloat16, int warmup = 2, int iterations = 10, Action<string>? log = null)
+    {
+        baseline ??= Sdpa;
+        var device = TorchRuntime.Device;
+        var all = new[] { baseline }.Concat(kernels.Where(k => k.Name != baseline.Name)).ToList();
+        var rows = new List<(string Kernel, BenchShape Shape, string Pass, double Ms)>();
+        foreach (var shape in shapes)
+        {
+            using var inputs = BenchInputs.Random(shape, device, dtype);
+            foreach (var kernel in all)
+            {
+                double fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(inputs); }, device, warmup, iterations);
+                double fwdBwd = TimeMs(() =>
+                {
+                    using var s = NewDisposeScope();
+                    foreach (var t in inputs.All) t.grad?.zero_();
+                    var o = kernel.Forward(inputs);
+                    o.backward(ones_like(o));
+                }, device, warmup, iterations);
+                rows.Add((kernel.Name, shape, "fwd", fwd));
+                rows.Add((kernel.Name, shape, "fwd+bwd", fwdBwd));
+                log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd {fwdBwd,9:F3} ms");
+            }
+        }
+        double Base(BenchShape s, string pass) => rows.First(r => r.Kernel == baseline.Name && r.Shape == s && r.Pass == pass).Ms;
+        return new DataFrame(
+            new StringDataFrameColumn("kernel", rows.Select(r => r.Kernel)),
+            new PrimitiveDataFrameColumn<int>("T", rows.Select(r => r.Shape.T)),
+            new PrimitiveDataFrameColumn<int>("B", rows.Select(r => r.Shape.B)),
+            new PrimitiveDataFrameColumn<int>("H", rows.Select(r => r.Shape.H)),
+            new PrimitiveDataFrameColumn<int>("D", rows.Select(r => r.Shape.D)),
+            new StringDataFrameColumn("pass", rows.Select(r => r.Pass)),
+            new DoubleDataFrameColumn("ms", rows.Select(r => Math.Round(r.Ms, 3))),
+            new DoubleDataFrameColumn("x baseline", rows.Select(r => Math.Round(r.Ms / Base(r.Shape, r.Pass), 2))));
+    }
+
+    /// <summary>The standard shapes: bf16, H = 16, D = 64, (T, B) = (2048, 16), (4096, 8), (8192, 4).</summary>
+    public static IReadOnlyList<BenchShape> StandardShapes { get; } = new[] { new BenchShape(2048, 16), new BenchShape(4096, 8), new BenchShape(8192, 4) };
+
+    /// <summary>Small shapes for a CPU smoke run (seconds).</summary>
+    public static IReadOnlyList<BenchShape> CpuShapes { get; } = new[] { new BenchShape(256, 2, 4, 32), new BenchShape(512, 1, 4, 32) };
+}

@@ -1,0 +1,13 @@
+namespace PathNotebooks.Models;
+
+/// <summary>Builds the attention layer for a config's <see cref="PositionEncoding"/>.</summary>
+public static class AttentionLayers
+{
+    /// <param name="config">the model config</param>
+    /// <param name="layerIndex">0-based block index (some variants differ per layer)</param>
+    public static AttentionLayer Create(ModelConfig config, int layerIndex) => config.Encoding switch
+    {
+        PositionEncoding.NoPE or PositionEncoding.RoPE or PositionEncoding.ALiBi => new StandardAttention(config),
+        _ => throw new NotSupportedException($"{config.Encoding} attention is not part of this build of the kit yet."),
+    };
+}
