@@ -62,7 +62,7 @@ public static class AttentionBenchmark
 
     static void Sync(Device device)
     {
-        if (device.type == DeviceType.CUDA) cuda.synchronize();
+        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
     }
 
     /// <summary>
@@ -87,7 +87,7 @@ public static class AttentionBenchmark
                     using var s = NewDisposeScope();
                     foreach (var t in inputs.All) t.grad?.zero_();
                     var o = kernel.Forward(inputs);
-                    o.backward(ones_like(o));
+                    o.backward(new[] { ones_like(o) });
                 }, device, warmup, iterations);
                 rows.Add((kernel.Name, shape, "fwd", fwd));
                 rows.Add((kernel.Name, shape, "fwd+bwd", fwdBwd));
