@@ -1,4 +1,3 @@
-using PathNotebooks;
-var info = Kit.Init();
-var t = TorchSharp.torch.randn(3, 3);
-Console.WriteLine(t.sum().item<float>());
+using PathNotebooks.Cli;
+
+return await Commands.MainAsync(args);

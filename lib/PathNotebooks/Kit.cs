@@ -39,7 +39,16 @@ public static class Kit
     }
 
     /// <summary>Seeds torch and returns a seeded <see cref="Random"/>; the same seed gives the same numbers on CPU.</summary>
-    public static Random Seed(int seed) => TorchRuntime.Seed(seed);
+    public static Random Seed(int seed)
+    {
+        lock (seeds) if (!seeds.Contains(seed)) seeds.Add(seed);
+        return TorchRuntime.Seed(seed);
+    }
+
+    static readonly List<int> seeds = new();
+
+    /// <summary>Seeds used in this process (recorded in run.json).</summary>
+    public static IReadOnlyList<int> SeedsUsed { get { lock (seeds) return seeds.ToList(); } }
 
     /// <summary>Folder for this notebook's result files (PATHNB_OUT, else results/scratch under the current folder).</summary>
     public static string OutputDirectory
