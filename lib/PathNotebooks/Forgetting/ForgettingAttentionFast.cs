@@ -10,9 +10,8 @@ namespace PathNotebooks.Forgetting;
 /// <list type="bullet">
 /// <item><see cref="Sdpa"/>: libtorch's fused scaled_dot_product_attention with D as an additive float mask
 /// <c>[B, H, T, T]</c> (memory grows as T²; fastest for moderate T).</item>
-/// <item><see cref="Chunked"/>: query/key chunks with online-softmax statistics; never builds a T×T tensor in the
-/// forward pass (peak forward memory O(T·chunk)). Under autograd the per-block probabilities are saved for the
-/// backward pass, so training memory is still O(T²) in saved activations, but without one T×T allocation.</item>
+/// <item><see cref="Chunked"/>: query/key chunks with online-softmax statistics and a hand-written backward that
+/// recomputes each block (FlashAttention style): memory O(T·(D + chunk)) in both passes, never a T×T tensor.</item>
 /// <item><see cref="Forward"/>: picks SDPA up to <see cref="SdpaMaxLength"/>, the chunked form beyond.</item>
 /// </list>
 /// </summary>
@@ -76,58 +75,174 @@ public static class ForgettingAttentionFast
         Inputs.CheckValues(v, q);
         ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
-        using var scope = NewDisposeScope();
-        long t = q.shape[2];
         double s = scale ?? 1.0 / Math.Sqrt(q.shape[^1]);
-        var stats = ForgetGate.GateDType(q.dtype);
-        var logf = logForget.to(stats);
-        int chunks = (int)((t + chunkSize - 1) / chunkSize);
-        var starts = Enumerable.Range(0, chunks).Select(c => (long)c * chunkSize).ToArray();
-        long End(int c) => Math.Min(t, starts[c] + chunkSize);
+        return ChunkedFunction.apply(q, k, v, logForget, chunkSize, s);
+    }
 
-        var local = new Tensor[chunks];                                              // [B, H, C]: L within each chunk
-        var totals = new Tensor[chunks];                                             // [B, H]: S of each chunk
-        for (int c = 0; c < chunks; c++)
+    /// <summary>
+    /// The chunked kernel as an autograd function: the forward keeps only O and the row log-sum-exp; the backward
+    /// recomputes each block's probabilities (FlashAttention style), so neither pass stores a T×T tensor.
+    /// Gradient of the bias: dc_i = Σ_j dS_ij − Σ_i' dS_i'i (row sums minus column sums), then
+    /// d log f_l = Σ_{i ≥ l} dc_i (reverse cumulative sum), since c_i = Σ_{l ≤ i} log f_l.
+    /// </summary>
+    sealed class ChunkedFunction : autograd.SingleTensorFunction<ChunkedFunction>
+    {
+        public override string Name => "ForgettingAttentionChunked";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            local[c] = logf[.., .., (int)starts[c]..(int)End(c)].cumsum(-1, stats);
-            totals[c] = local[c][.., .., -1];
+            Tensor q = (Tensor)vars[0], k = (Tensor)vars[1], v = (Tensor)vars[2], logForget = (Tensor)vars[3];
+            int chunkSize = (int)vars[4];
+            double scale = (double)vars[5];
+            using var scope = NewDisposeScope();
+            var blocks = new Blocks(q, logForget, chunkSize, scale);
+            var outputs = new Tensor[blocks.Count];
+            var logSumExp = new Tensor[blocks.Count];
+            for (int m = 0; m < blocks.Count; m++)
+            {
+                using var chunkScope = NewDisposeScope();
+                var qm = blocks.Rows(q, m);                                          // [B, H, Cq, D]
+                Tensor? runMax = null, runSum = null, acc = null;                     // [B, H, Cq, 1], [.., 1], [.., Dv]
+                foreach (var (n, bias) in blocks.Biases(m))                           // diagonal first: every row gets a finite max at once
+                {
+                    var vn = blocks.Rows(v, n);
+                    var logits = blocks.Logits(qm, blocks.Rows(k, n), bias);          // [B, H, Cq, Ck]
+                    var blockMax = logits.amax(new long[] { -1 }, keepdim: true);
+                    var newMax = runMax is null ? blockMax : maximum(runMax, blockMax);
+                    var p = (logits - newMax).exp();
+                    var pv = p.to(vn.dtype).matmul(vn).to(blocks.Stats);
+                    if (runMax is null) { runSum = p.sum(-1, keepdim: true); acc = pv; }
+                    else
+                    {
+                        var correction = (runMax - newMax).exp();
+                        runSum = runSum! * correction + p.sum(-1, keepdim: true);
+                        acc = acc! * correction + pv;
+                    }
+                    runMax = newMax;
+                }
+                outputs[m] = (acc! / runSum!).MoveToOuterDisposeScope();
+                logSumExp[m] = (runMax! + runSum!.log()).MoveToOuterDisposeScope();   // [B, H, Cq, 1]
+            }
+            var o = cat(outputs, 2);                                                  // [B, H, T, Dv] stats dtype
+            var lse = cat(logSumExp, 2);                                              // [B, H, T, 1]
+            // The context saves after forward returns: keep O and LSE alive past this dispose scope.
+            ctx.save_for_backward(new List<Tensor> { q, k, v, logForget, o.detach().MoveToOuterDisposeScope(), lse.detach().MoveToOuterDisposeScope() });
+            ctx.save_data("chunkSize", chunkSize);
+            ctx.save_data("scale", scale);
+            return o.to(q.dtype).MoveToOuterDisposeScope();
         }
 
-        var outputs = new Tensor[chunks];
-        for (int m = 0; m < chunks; m++)
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            using var chunkScope = NewDisposeScope();
-            var qm = q[.., .., (int)starts[m]..(int)End(m)];                         // [B, H, Cq, D]
-            Tensor? runMax = null, runSum = null, acc = null;                         // [B, H, Cq, 1], [.., 1], [.., Dv]
-            var gap = zeros_like(totals[m]);                                          // Σ_{n ≤ p < m} S_p, [B, H]
-            for (int n = m; n >= 0; n--)                                              // diagonal first: every row gets a finite max at once
+            var saved = ctx.get_saved_variables();
+            Tensor q = saved[0], k = saved[1], v = saved[2], logForget = saved[3], o = saved[4], lse = saved[5];
+            int chunkSize = (int)ctx.get_data("chunkSize");
+            double scale = (double)ctx.get_data("scale");
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var blocks = new Blocks(q, logForget, chunkSize, scale);
+            var stats = blocks.Stats;
+            var dO = gradOutput.to(stats);                                        // [B, H, T, Dv]
+            var delta = (dO * o).sum(-1, keepdim: true);                              // [B, H, T, 1] = rowsum(dO ⊙ O)
+            var dq = zeros(q.shape, dtype: stats, device: q.device);
+            var dk = zeros(k.shape, dtype: stats, device: k.device);
+            var dv = zeros(v.shape, dtype: stats, device: v.device);
+            var dc = zeros(logForget.shape, dtype: stats, device: q.device);         // dL/dc [B, H, T]
+            var qs = q.to(stats); var ks = k.to(stats); var vs = v.to(stats);
+            for (int m = 0; m < blocks.Count; m++)
+            {
+                using var chunkScope = NewDisposeScope();
+                var (m0, m1) = blocks.Span(m);
+                var qm = qs[.., .., m0..m1];
+                var dOm = dO[.., .., m0..m1];
+                var lseM = lse[.., .., m0..m1];
+                var deltaM = delta[.., .., m0..m1];
+                var dqm = zeros_like(qm);
+                var dcm = zeros(dc.shape[0], dc.shape[1], m1 - m0, dtype: stats, device: q.device);
+                foreach (var (n, bias) in blocks.Biases(m))
+                {
+                    var (n0, n1) = blocks.Span(n);
+                    var kn = ks[.., .., n0..n1];
+                    var p = (blocks.Logits(qm, kn, bias) - lseM).exp();               // [B, H, Cq, Ck], 0 where masked
+                    var dP = dOm.matmul(vs[.., .., n0..n1].transpose(-2, -1));
+                    var dS = p * (dP - deltaM);                                       // dL/d(logit)
+                    dqm.add_(dS.matmul(kn), alpha: scale);
+                    dk[.., .., n0..n1].add_(dS.transpose(-2, -1).matmul(qm), alpha: scale);
+                    dv[.., .., n0..n1].add_(p.transpose(-2, -1).matmul(dOm));
+                    dcm.add_(dS.sum(-1));                                             // + row sums at queries
+                    dc[.., .., n0..n1].sub_(dS.sum(-2));                              // − column sums at keys
+                }
+                dq[.., .., m0..m1].copy_(dqm);
+                dc[.., .., m0..m1].add_(dcm);
+            }
+            var dLogForget = dc.flip(-1).cumsum(-1).flip(-1);                         // Σ_{i ≥ l} dc_i
+            var grads = new List<Tensor>
+            {
+                dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(k.dtype).MoveToOuterDisposeScope(),
+                dv.to(v.dtype).MoveToOuterDisposeScope(), dLogForget.to(logForget.dtype).MoveToOuterDisposeScope(),
+                null!, null!,
+            };
+            return grads;
+        }
+    }
+
+    /// <summary>
+    /// Chunk bookkeeping shared by the forward and backward passes: chunk spans, chunk-local cumulative log gates L
+    /// <c>[B, H, C]</c> and chunk totals S <c>[B, H]</c>, and the bias of a block from them.
+    /// </summary>
+    sealed class Blocks
+    {
+        readonly long length;
+        readonly int chunkSize;
+        readonly double scale;
+        readonly Tensor[] local, totals;
+
+        public ScalarType Stats { get; }
+        public int Count { get; }
+
+        public Blocks(Tensor q, Tensor logForget, int chunkSize, double scale)
+        {
+            length = q.shape[2];
+            this.chunkSize = chunkSize;
+            this.scale = scale;
+            Stats = ForgetGate.GateDType(q.dtype);
+            Count = (int)((length + chunkSize - 1) / chunkSize);
+            var logf = logForget.to(Stats);
+            local = new Tensor[Count];
+            totals = new Tensor[Count];
+            for (int c = 0; c < Count; c++)
+            {
+                var (a, b) = Span(c);
+                local[c] = logf[.., .., a..b].cumsum(-1, Stats);
+                totals[c] = local[c][.., .., -1];
+            }
+        }
+
+        public (int Start, int End) Span(int chunk) => (chunk * chunkSize, (int)Math.Min(length, (long)(chunk + 1) * chunkSize));
+
+        public Tensor Rows(Tensor x, int chunk) { var (a, b) = Span(chunk); return x[.., .., a..b]; }
+
+        /// <summary>
+        /// Key chunks n = m, m−1, …, 0 with the bias block <c>[B, H, Cq, Ck]</c> c_i − c_j = L_i − L_j + Σ_{n ≤ p &lt; m} S_p,
+        /// −∞ above the diagonal of the diagonal block.
+        /// </summary>
+        public IEnumerable<(int KeyChunk, Tensor Bias)> Biases(int m)
+        {
+            Tensor gap = zeros_like(totals[m]);                                       // Σ_{n ≤ p < m} S_p, [B, H]
+            for (int n = m; n >= 0; n--)
             {
                 if (n < m) gap = gap + totals[n];
-                var kn = k[.., .., (int)starts[n]..(int)End(n)];
-                var vn = v[.., .., (int)starts[n]..(int)End(n)];
                 var bias = local[m].unsqueeze(-1) - local[n].unsqueeze(-2) + gap.unsqueeze(-1).unsqueeze(-1);
-                var logits = qm.matmul(kn.transpose(-2, -1)).to(stats) * s + bias;    // [B, H, Cq, Ck]
                 if (n == m)
                 {
-                    long size = End(m) - starts[m];
-                    logits = logits.masked_fill(ones(size, size, dtype: ScalarType.Bool, device: q.device).triu(1), double.NegativeInfinity);
+                    long size = local[m].shape[^1];
+                    bias = bias.masked_fill(ones(size, size, dtype: ScalarType.Bool, device: bias.device).triu(1), double.NegativeInfinity);
                 }
-                // The max only stabilises exp; the result does not depend on it, so it needs no gradient.
-                var blockMax = logits.amax(new long[] { -1 }, keepdim: true).detach();
-                var newMax = runMax is null ? blockMax : maximum(runMax, blockMax);
-                var p = (logits - newMax).exp();
-                var pv = p.to(vn.dtype).matmul(vn).to(stats);
-                if (runMax is null) { runSum = p.sum(-1, keepdim: true); acc = pv; }
-                else
-                {
-                    var correction = (runMax - newMax).exp();
-                    runSum = runSum! * correction + p.sum(-1, keepdim: true);
-                    acc = acc! * correction + pv;
-                }
-                runMax = newMax;
+                yield return (n, bias);
             }
-            outputs[m] = (acc! / runSum!).MoveToOuterDisposeScope();
         }
-        return cat(outputs, 2).to(q.dtype).MoveToOuterDisposeScope();
+
+        /// <summary>scale·q_m k_nᵀ + bias in the statistics dtype, <c>[B, H, Cq, Ck]</c>.</summary>
+        public Tensor Logits(Tensor qm, Tensor kn, Tensor bias) => qm.matmul(kn.transpose(-2, -1)).to(Stats) * scale + bias;
     }
 }
