@@ -184,11 +184,32 @@ public class ForgettingAttentionTests
     [Fact]
     public void StrongForgettingGradientsAreFinite()
     {
-        var x = Inputs(11, 1, 1, 2048, 8, float32, gateMean: -8.0);
-        var grads = ValueAndGrads(Chunked(256), x);
+        var x = Inputs(11, 1, 1, 1024, 8, float32, gateMean: -8.0);
+        var grads = ValueAndGrads(Chunked(128), x);
         foreach (var g in grads) Assert.True(g.isfinite().all().item<bool>());
         var sdpa = ValueAndGrads(Sdpa, (x.q[.., .., ..256], x.k[.., .., ..256], x.v[.., .., ..256], x.logForget[.., .., ..256]));
         foreach (var g in sdpa) Assert.True(g.isfinite().all().item<bool>());
+    }
+
+    [Fact]
+    public void SkippingNegligibleBlocksIsExact()
+    {
+        // Strong forgetting (log f ≈ −4): blocks two or more chunks back sit far below e^−100 and are skipped.
+        var x = Inputs(13, 2, 2, 96, 8, float64, gateMean: -4.0);
+        long before = ForgettingAttentionFast.SkippedBlocks;
+        var skipping = ValueAndGrads(Chunked(8), x);
+        Assert.True(ForgettingAttentionFast.SkippedBlocks - before > 50, "expected skipped blocks in forward and backward");
+        double saved = ForgettingAttentionFast.SkipMargin;
+        try
+        {
+            ForgettingAttentionFast.SkipMargin = double.PositiveInfinity;
+            before = ForgettingAttentionFast.SkippedBlocks;
+            var full = ValueAndGrads(Chunked(8), x);
+            Assert.Equal(before, ForgettingAttentionFast.SkippedBlocks);
+            AssertClose(skipping, full, 1e-12);
+        }
+        finally { ForgettingAttentionFast.SkipMargin = saved; }
+        AssertClose(skipping, ValueAndGrads(Naive, x), 1e-10);
     }
 
     [Fact]
