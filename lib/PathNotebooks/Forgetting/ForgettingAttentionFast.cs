@@ -6,7 +6,7 @@ namespace PathNotebooks.Forgetting;
 /// <summary>
 /// Fast forms of forgetting attention O = softmax(scale·QKᵀ + D)·V (same convention as
 /// <see cref="ForgettingAttentionNaive"/>: bias added unscaled, scale = 1/√d by default), all differentiable in
-/// q, k, v and log f through ordinary autograd:
+/// q, k, v and log f (gradients pinned to the naive form in float64 by the tests):
 /// <list type="bullet">
 /// <item><see cref="Sdpa"/>: libtorch's fused scaled_dot_product_attention with D as an additive float mask
 /// <c>[B, H, T, T]</c> (memory grows as T²; fastest for moderate T).</item>
