@@ -1,0 +1,278 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PathNotebooks.Forgetting;
+
+/// <summary>
+/// Fast forms of forgetting attention O = softmax(scale·QKᵀ + D)·V (same convention as
+/// <see cref="ForgettingAttentionNaive"/>: bias added unscaled, scale = 1/√d by default), all differentiable in
+/// q, k, v and log f (gradients pinned to the naive form in float64 by the tests):
+/// <list type="bullet">
+/// <item><see cref="Sdpa"/>: libtorch's fused scaled_dot_product_attention with D as an additive float mask
+/// <c>[B, H, T, T]</c> (memory grows as T²; fastest for moderate T).</item>
+/// <item><see cref="Chunked"/>: query/key chunks with online-softmax statistics and a hand-written backward that
+/// recomputes each block (FlashAttention style): memory O(T·(D + chunk)) in both passes, never a T×T tensor.</item>
+/// <item><see cref="Forward"/>: picks SDPA up to <see cref="SdpaMaxLength"/>, the chunked form beyond.</item>
+/// </list>
+/// </summary>
+public static class ForgettingAttentionFast
+{
+    /// <summary>Longest T for which <see cref="Forward"/> uses <see cref="Sdpa"/>; beyond it <see cref="Chunked"/>.</summary>
+    public static int SdpaMaxLength { get; set; } = 2048;
+
+    /// <summary>
+    /// <see cref="Chunked"/> skips a key block when every logit in it is provably more than this below the row maximum
+    /// (bound: scale·max‖q‖·max‖k‖ + max of the decay bias), i.e. its weights are below e^−SkipMargin ≈ 4e−44 for 100:
+    /// invisible even in float64. With a strongly forgetting gate this makes the cost O(T·window) instead of O(T²).
+    /// +∞ disables skipping.
+    /// </summary>
+    public static double SkipMargin { get; set; } = 100.0;
+
+    /// <summary>Total key blocks skipped by <see cref="SkipMargin"/> since start (forward and backward passes).</summary>
+    internal static long SkippedBlocks => Blocks.Skipped;
+
+    /// <summary>Chunk size <see cref="Forward"/> passes to <see cref="Chunked"/>.</summary>
+    public static int DefaultChunkSize { get; set; } = 512;
+
+    /// <summary>SDPA for T ≤ <see cref="SdpaMaxLength"/>, otherwise the chunked form with <see cref="DefaultChunkSize"/>.</summary>
+    /// <param name="q">queries <c>[B, H, T, D]</c></param>
+    /// <param name="k">keys <c>[B, H, T, D]</c></param>
+    /// <param name="v">values <c>[B, H, T, Dv]</c></param>
+    /// <param name="logForget">log forget gates (finite, ≤ 0) <c>[B, H, T]</c>, float32 (or float64)</param>
+    /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null)
+    {
+        Inputs.CheckQueryKey(q, k);
+        return q.shape[2] <= SdpaMaxLength
+            ? Sdpa(q, k, v, logForget, scale)
+            : Chunked(q, k, v, logForget, DefaultChunkSize, scale);
+    }
+
+    /// <summary>
+    /// Fused SDPA with the decay bias as additive float mask. The mask is cast to q's dtype (libtorch requires it), so
+    /// for bf16 inputs the bias carries bf16 rounding (≈ 0.4 % of |D|); use <see cref="Chunked"/> to keep it in float32.
+    /// </summary>
+    /// <inheritdoc cref="Forward"/>
+    public static Tensor Sdpa(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null)
+    {
+        Inputs.CheckQueryKey(q, k);
+        Inputs.CheckValues(v, q);
+        ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        using var scope = NewDisposeScope();
+        // SDPA has no scale argument and always uses 1/√D: fold a different scale into q.
+        if (scale is double s) q = q * (s * Math.Sqrt(q.shape[^1]));
+        var mask = ForgetGate.DecayBias(logForget).to(q.dtype);                      // [B, H, T, T]
+        return F.scaled_dot_product_attention(q, k, v.to(q.dtype), attn_mask: mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Chunked forgetting attention with online softmax (running max, sum and accumulator per query row), float32
+    /// statistics (float64 for float64 inputs). For query chunk m and key chunk n ≤ m the bias is assembled from
+    /// chunk-local cumulative sums L (each starting at its chunk): c_i − c_j = L_i − L_j + Σ_{n ≤ p &lt; m} S_p with
+    /// S_p the total log decay of chunk p, so nearby tokens never subtract two large global sums. T need not be a
+    /// multiple of <paramref name="chunkSize"/>.
+    /// </summary>
+    /// <param name="q">queries <c>[B, H, T, D]</c></param>
+    /// <param name="k">keys <c>[B, H, T, D]</c></param>
+    /// <param name="v">values <c>[B, H, T, Dv]</c></param>
+    /// <param name="logForget">log forget gates (finite, ≤ 0) <c>[B, H, T]</c></param>
+    /// <param name="chunkSize">rows/columns per block (≥ 1)</param>
+    /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
+    public static Tensor Chunked(Tensor q, Tensor k, Tensor v, Tensor logForget, int chunkSize = 512, double? scale = null)
+    {
+        Inputs.CheckQueryKey(q, k);
+        Inputs.CheckValues(v, q);
+        ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
+        double s = scale ?? 1.0 / Math.Sqrt(q.shape[^1]);
+        return ChunkedFunction.apply(q, k, v, logForget, chunkSize, s);
+    }
+
+    /// <summary>
+    /// The chunked kernel as an autograd function: the forward keeps only O and the row log-sum-exp; the backward
+    /// recomputes each block's probabilities (FlashAttention style), so neither pass stores a T×T tensor.
+    /// Gradient of the bias: dc_i = Σ_j dS_ij − Σ_i' dS_i'i (row sums minus column sums), then
+    /// d log f_l = Σ_{i ≥ l} dc_i (reverse cumulative sum), since c_i = Σ_{l ≤ i} log f_l.
+    /// </summary>
+    sealed class ChunkedFunction : autograd.SingleTensorFunction<ChunkedFunction>
+    {
+        public override string Name => "ForgettingAttentionChunked";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            Tensor q = (Tensor)vars[0], k = (Tensor)vars[1], v = (Tensor)vars[2], logForget = (Tensor)vars[3];
+            int chunkSize = (int)vars[4];
+            double scale = (double)vars[5];
+            using var scope = NewDisposeScope();
+            var blocks = new Blocks(q, k, logForget, chunkSize, scale);
+            var outputs = new Tensor[blocks.Count];
+            var logSumExp = new Tensor[blocks.Count];
+            for (int m = 0; m < blocks.Count; m++)
+            {
+                using var chunkScope = NewDisposeScope();
+                var qm = blocks.Rows(q, m);                                          // [B, H, Cq, D]
+                Tensor? runMax = null, runSum = null, acc = null;                     // [B, H, Cq, 1], [.., 1], [.., Dv]
+                foreach (var (n, bias) in blocks.Biases(m, () => runMax!.amin(new long[] { -2, -1 })))   // diagonal first: every row gets a finite max at once
+                {
+                    var vn = blocks.Rows(v, n);
+                    var logits = blocks.Logits(qm, blocks.Rows(k, n), bias);          // [B, H, Cq, Ck]
+                    var blockMax = logits.amax(new long[] { -1 }, keepdim: true);
+                    var newMax = runMax is null ? blockMax : maximum(runMax, blockMax);
+                    var p = (logits - newMax).exp();
+                    var pv = p.to(vn.dtype).matmul(vn).to(blocks.Stats);
+                    if (runMax is null) { runSum = p.sum(-1, keepdim: true); acc = pv; }
+                    else
+                    {
+                        var correction = (runMax - newMax).exp();
+                        runSum = runSum! * correction + p.sum(-1, keepdim: true);
+                        acc = acc! * correction + pv;
+                    }
+                    runMax = newMax;
+                }
+                outputs[m] = (acc! / runSum!).MoveToOuterDisposeScope();
+                logSumExp[m] = (runMax! + runSum!.log()).MoveToOuterDisposeScope();   // [B, H, Cq, 1]
+            }
+            var o = cat(outputs, 2);                                                  // [B, H, T, Dv] stats dtype
+            var lse = cat(logSumExp, 2);                                              // [B, H, T, 1]
+            // The context saves after forward returns: keep O and LSE alive past this dispose scope.
+            ctx.save_for_backward(new List<Tensor> { q, k, v, logForget, o.detach().MoveToOuterDisposeScope(), lse.detach().MoveToOuterDisposeScope() });
+            ctx.save_data("chunkSize", chunkSize);
+            ctx.save_data("scale", scale);
+            return o.to(q.dtype).MoveToOuterDisposeScope();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            Tensor q = saved[0], k = saved[1], v = saved[2], logForget = saved[3], o = saved[4], lse = saved[5];
+            int chunkSize = (int)ctx.get_data("chunkSize");
+            double scale = (double)ctx.get_data("scale");
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var blocks = new Blocks(q, k, logForget, chunkSize, scale);
+            var stats = blocks.Stats;
+            var dO = gradOutput.to(stats);                                        // [B, H, T, Dv]
+            var delta = (dO * o).sum(-1, keepdim: true);                              // [B, H, T, 1] = rowsum(dO ⊙ O)
+            var dq = zeros(q.shape, dtype: stats, device: q.device);
+            var dk = zeros(k.shape, dtype: stats, device: k.device);
+            var dv = zeros(v.shape, dtype: stats, device: v.device);
+            var dc = zeros(logForget.shape, dtype: stats, device: q.device);         // dL/dc [B, H, T]
+            var qs = q.to(stats); var ks = k.to(stats); var vs = v.to(stats);
+            for (int m = 0; m < blocks.Count; m++)
+            {
+                using var chunkScope = NewDisposeScope();
+                var (m0, m1) = blocks.Span(m);
+                var qm = qs[.., .., m0..m1];
+                var dOm = dO[.., .., m0..m1];
+                var lseM = lse[.., .., m0..m1];
+                var deltaM = delta[.., .., m0..m1];
+                var dqm = zeros_like(qm);
+                var dcm = zeros(dc.shape[0], dc.shape[1], m1 - m0, dtype: stats, device: q.device);
+                foreach (var (n, bias) in blocks.Biases(m, () => lseM.amin(new long[] { -2, -1 })))
+                {
+                    var (n0, n1) = blocks.Span(n);
+                    var kn = ks[.., .., n0..n1];
+                    var p = (blocks.Logits(qm, kn, bias) - lseM).exp();               // [B, H, Cq, Ck], 0 where masked
+                    var dP = dOm.matmul(vs[.., .., n0..n1].transpose(-2, -1));
+                    var dS = p * (dP - deltaM);                                       // dL/d(logit)
+                    dqm.add_(dS.matmul(kn), alpha: scale);
+                    dk[.., .., n0..n1].add_(dS.transpose(-2, -1).matmul(qm), alpha: scale);
+                    dv[.., .., n0..n1].add_(p.transpose(-2, -1).matmul(dOm));
+                    dcm.add_(dS.sum(-1));                                             // + row sums at queries
+                    dc[.., .., n0..n1].sub_(dS.sum(-2));                              // − column sums at keys
+                }
+                dq[.., .., m0..m1].copy_(dqm);
+                dc[.., .., m0..m1].add_(dcm);
+            }
+            var dLogForget = dc.flip(-1).cumsum(-1).flip(-1);                         // Σ_{i ≥ l} dc_i
+            var grads = new List<Tensor>
+            {
+                dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(k.dtype).MoveToOuterDisposeScope(),
+                dv.to(v.dtype).MoveToOuterDisposeScope(), dLogForget.to(logForget.dtype).MoveToOuterDisposeScope(),
+                null!, null!,
+            };
+            return grads;
+        }
+    }
+
+    /// <summary>
+    /// Chunk bookkeeping shared by the forward and backward passes: chunk spans, chunk-local cumulative log gates L
+    /// <c>[B, H, C]</c> and chunk totals S <c>[B, H]</c>, and the bias of a block from them.
+    /// </summary>
+    sealed class Blocks
+    {
+        static long skipped;
+        /// <summary>Key blocks skipped so far (forward and backward), for tests.</summary>
+        internal static long Skipped => Interlocked.Read(ref skipped);
+
+        readonly long length;
+        readonly int chunkSize;
+        readonly double scale;
+        readonly Tensor[] local, totals;
+
+        public ScalarType Stats { get; }
+        public int Count { get; }
+
+        readonly Tensor[] queryNormMax, keyNormMax;                                    // [B, H] per chunk
+
+        public Blocks(Tensor q, Tensor k, Tensor logForget, int chunkSize, double scale)
+        {
+            length = q.shape[2];
+            this.chunkSize = chunkSize;
+            this.scale = scale;
+            Stats = ForgetGate.GateDType(q.dtype);
+            Count = (int)((length + chunkSize - 1) / chunkSize);
+            var logf = logForget.to(Stats);
+            local = new Tensor[Count];
+            totals = new Tensor[Count];
+            queryNormMax = new Tensor[Count];
+            keyNormMax = new Tensor[Count];
+            var queryNorms = q.detach().to(Stats).pow(2).sum(-1).sqrt();               // [B, H, T]
+            var keyNorms = k.detach().to(Stats).pow(2).sum(-1).sqrt();
+            for (int c = 0; c < Count; c++)
+            {
+                var (a, b) = Span(c);
+                local[c] = logf[.., .., a..b].cumsum(-1, Stats);
+                totals[c] = local[c][.., .., -1];
+                queryNormMax[c] = queryNorms[.., .., a..b].amax(new long[] { -1 });
+                keyNormMax[c] = keyNorms[.., .., a..b].amax(new long[] { -1 });
+            }
+        }
+
+        public (int Start, int End) Span(int chunk) => (chunk * chunkSize, (int)Math.Min(length, (long)(chunk + 1) * chunkSize));
+
+        public Tensor Rows(Tensor x, int chunk) { var (a, b) = Span(chunk); return x[.., .., a..b]; }
+
+        /// <summary>
+        /// Key chunks n = m, m−1, …, 0 with the bias block <c>[B, H, Cq, Ck]</c> c_i − c_j = L_i − L_j + Σ_{n ≤ p &lt; m} S_p,
+        /// −∞ above the diagonal of the diagonal block.
+        /// </summary>
+        public IEnumerable<(int KeyChunk, Tensor Bias)> Biases(int m, Func<Tensor> floor)
+        {
+            Tensor gap = zeros_like(totals[m]);                                       // Σ_{n ≤ p < m} S_p, [B, H]
+            for (int n = m; n >= 0; n--)
+            {
+                if (n < m)
+                {
+                    gap = gap + totals[n];
+                    // Skip a block whose best logit, scale·max‖q‖·max‖k‖ + max bias, lies SkipMargin below every row's
+                    // current max (or final log-sum-exp): its softmax weights are < e^−SkipMargin (adaptive pruning, ACP).
+                    var bound = local[m].amax(new long[] { -1 }) - local[n].amin(new long[] { -1 }) + gap + scale * queryNormMax[m] * keyNormMax[n];
+                    if (bound.lt(floor() - SkipMargin).all().item<bool>()) { Interlocked.Increment(ref skipped); continue; }
+                }
+                var bias = local[m].unsqueeze(-1) - local[n].unsqueeze(-2) + gap.unsqueeze(-1).unsqueeze(-1);
+                if (n == m)
+                {
+                    long size = local[m].shape[^1];
+                    bias = bias.masked_fill(ones(size, size, dtype: ScalarType.Bool, device: bias.device).triu(1), double.NegativeInfinity);
+                }
+                yield return (n, bias);
+            }
+        }
+
+        /// <summary>scale·q_m k_nᵀ + bias in the statistics dtype, <c>[B, H, Cq, Ck]</c>.</summary>
+        public Tensor Logits(Tensor qm, Tensor kn, Tensor bias) => qm.matmul(kn.transpose(-2, -1)).to(Stats) * scale + bias;
+    }
+}
