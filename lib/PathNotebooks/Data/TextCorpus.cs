@@ -150,11 +150,14 @@ public sealed class TextCorpus
     /// <summary>Text of byte token ids (invalid UTF-8, e.g. a cut multi-byte character, becomes U+FFFD).</summary>
     public static string Decode(IEnumerable<long> tokens) => Encoding.UTF8.GetString(tokens.Select(ToByte).ToArray());
 
+    /// <summary>Text of byte token ids (an array: exact overload, so it does not bind to the implicit Tensor conversion).</summary>
+    public static string Decode(long[] tokens) => Decode((IEnumerable<long>)tokens);
+
     /// <summary>Text of a token tensor <c>[T]</c>.</summary>
     public static string Decode(Tensor tokens)
     {
         Shapes.Rank(tokens, 1, nameof(tokens), "[T]");
-        return Decode((IEnumerable<long>)tokens.to(ScalarType.Int64).cpu().data<long>().ToArray());
+        return Decode(tokens.to(ScalarType.Int64).cpu().data<long>().ToArray());
     }
 
     static byte ToByte(long t) =>

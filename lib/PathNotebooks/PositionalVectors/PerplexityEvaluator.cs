@@ -69,7 +69,7 @@ public static class PerplexityEvaluator
                 var targets = chunk[.., 1..];
                 var logits = model.Forward(inputs, hook);                                         // [B, L, V]
                 var loss = F.cross_entropy(logits.flatten(0, 1).to(ScalarType.Float32), targets.flatten(), reduction: nn.Reduction.None)
-                    .view(targets.shape).to(ScalarType.Float64).sum(0).cpu();                       // [L]
+                    .view(targets.shape).to(ScalarType.Float64).sum(dim: 0).cpu();                       // [L]
                 var values = loss.data<double>().ToArray();
                 for (int t = 0; t < length; t++) sum[t] += values[t];
             }

@@ -122,7 +122,7 @@ public static class PositionalAnalysis
             if (centre) p = p - p[..window].mean(new long[] { 0 }, keepdim: true);
             var cos = CosineSimilarity(p)[.., ..window];                           // [T, C]
             var (best, arg) = cos.max(1);
-            var norms = p.norm(1);
+            var norms = p.norm(dim: 1);
             var ratio = norms / norms[..window].mean().clamp_min(1e-300);
             var b = best.data<double>().ToArray(); var a = arg.data<long>().ToArray(); var r = ratio.data<double>().ToArray();
             for (int t = 0; t < decomposition.Length; t++)

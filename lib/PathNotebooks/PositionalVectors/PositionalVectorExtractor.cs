@@ -110,7 +110,7 @@ public sealed class PositionalVectorExtractor : IDisposable
         if (sum is null)
             sum = zeros(new long[] { Layers, Length, DModel }, Accumulator, hidden.device).DetachFromDisposeScope();
         using (no_grad())
-            sum[layer].add_(hidden.detach().to(Accumulator).to(sum.device).sum(0));
+            sum[layer].add_(hidden.detach().to(Accumulator).to(sum.device).sum(dim: 0));
         counts[layer] += hidden.shape[0];
     }
 
