@@ -101,8 +101,9 @@ public static class PositionalAnalysis
     /// sequences longer than <paramref name="window"/> = C. For each layer and each position t ≥ C: the largest cosine
     /// similarity to an in-window vector (and which position s &lt; C attains it) and the norm ratio
     /// ‖p_t − ū‖ / mean_{s&lt;C} ‖p_s − ū‖, where ū is the mean of the in-window vectors (centring removes the
-    /// shared mean vector, which would make every cosine ≈ 1). In-window positions t &lt; C are listed too (their best
-    /// match is themselves, cosine 1) so a plot shows where the curve leaves 1.
+    /// shared mean vector, which would make every cosine ≈ 1). In-window positions t &lt; C are listed too, matched
+    /// against the other in-window positions s ≠ t, so their values show how close neighbouring in-window vectors
+    /// are and the curve can be compared across C (with few samples, estimation noise caps every cosine below 1).
     /// Columns: layer, position, max_cos, nearest_position, norm_ratio.
     /// </summary>
     public static DataFrame Drift(PositionalDecomposition decomposition, int window, bool centre = true)
@@ -121,7 +122,8 @@ public static class PositionalAnalysis
             var p = decomposition.P[l].to(ScalarType.Float64);                     // [T, D]
             if (centre) p = p - p[..window].mean(new long[] { 0 }, keepdim: true);
             var cos = CosineSimilarity(p)[.., ..window];                           // [T, C]
-            var (best, arg) = cos.max(1);
+            var self = eye(decomposition.Length, window, ScalarType.Bool);             // t = s (in-window rows only)
+            var (best, arg) = cos.masked_fill(self, double.NegativeInfinity).max(1);
             var norms = p.norm(dim: 1);
             var ratio = norms / norms[..window].mean().clamp_min(1e-300);
             var b = best.data<double>().ToArray(); var a = arg.data<long>().ToArray(); var r = ratio.data<double>().ToArray();

@@ -179,7 +179,8 @@ public class PositionalVectorTests
         var rows = drift.Rows.Where(row => (int)row["layer"] == 1).ToList();
         Assert.Equal(3, (int)rows[7]["nearest_position"]);
         Assert.True(Math.Abs((double)rows[7]["max_cos"] - 1) < 1e-12);
-        Assert.True(Math.Abs((double)rows[2]["max_cos"] - 1) < 1e-12);
+        Assert.True((double)rows[2]["max_cos"] < 0.999);                          // in-window: matched against s ≠ t
+        Assert.NotEqual(2, (int)rows[2]["nearest_position"]);
         Assert.True((double)rows[9]["max_cos"] < 0.999);
 
         var table = PositionalAnalysis.PcaTable(pv, new[] { 0, 1 });
