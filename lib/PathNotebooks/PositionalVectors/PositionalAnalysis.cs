@@ -97,6 +97,17 @@ public static class PositionalAnalysis
     }
 
     /// <summary>
+    /// Cosine similarity between the positions of one layer: of the positional basis m (default; the shared mean
+    /// vector u would push every entry towards 1) or of the raw positional vectors p. <c>[T, T]</c>, float64.
+    /// </summary>
+    public static Tensor CosineSimilarity(PositionalDecomposition decomposition, int layer, bool basis = true)
+    {
+        ArgumentNullException.ThrowIfNull(decomposition);
+        decomposition.CheckLayer(layer, nameof(layer));
+        return CosineSimilarity(basis ? decomposition.Basis[layer] : decomposition.P[layer]);
+    }
+
+    /// <summary>
     /// Drift of positional vectors beyond the training window. <paramref name="decomposition"/> must be measured on
     /// sequences longer than <paramref name="window"/> = C. For each layer and each position t ≥ C: the largest cosine
     /// similarity to an in-window vector (and which position s &lt; C attains it) and the norm ratio
@@ -188,7 +199,7 @@ public static class PositionalAnalysis
             model.CaptureAttention(true);
             using (no_grad())
             using (var run = NewDisposeScope())
-                model.Forward(tokens, hook);
+                model.Forward(tokens.to(model.parameters().First().device), hook);
             for (int l = 0; l < model.Blocks.Count; l++)
             {
                 using var scope = NewDisposeScope();

@@ -183,6 +183,10 @@ public class PositionalVectorTests
         Assert.NotEqual(2, (int)rows[2]["nearest_position"]);
         Assert.True((double)rows[9]["max_cos"] < 0.999);
 
+        var basisCos = PositionalAnalysis.CosineSimilarity(pv, 1);
+        Assert.True(Compare.RelativeError(basisCos, PositionalAnalysis.CosineSimilarity(pv.P[1] - pv.P[1].mean(new long[] { 0 }))) < 1e-12);
+        Assert.Equal(new long[] { 10, 10 }, basisCos.shape);
+
         var table = PositionalAnalysis.PcaTable(pv, new[] { 0, 1 });
         Assert.Equal(new[] { "layer", "position", "pc1", "pc2", "explained1", "explained2" }, table.Columns.Select(col => col.Name));
         Assert.Equal(20, table.Rows.Count);
