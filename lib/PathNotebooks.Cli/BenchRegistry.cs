@@ -8,6 +8,7 @@ static class BenchRegistry
     static readonly Dictionary<string, Func<IReadOnlyList<BenchKernel>>> Benches = new()
     {
         ["sdpa"] = () => Array.Empty<BenchKernel>(),
+        ["fox"] = () => PathNotebooks.Forgetting.FoxBenchmark.Kernels,
     };
 
     public static IEnumerable<string> Names => Benches.Keys;

@@ -22,6 +22,8 @@ static class Commands
             Check notebooks are committable: Polyglot metadata, no outputs.
         pathnb bench <name> [--device ...] [--shapes standard|cpu] [--iterations N] [--out DIR]
             Time attention kernels against SDPA in the same run and print a table. Names: {BENCHES}.
+        pathnb corpus build [--packs DIR] [--out datasets/dotnet-api-docs.txt.gz]
+            Rebuild the shipped English corpus from the .NET reference packs' XML documentation (see datasets/README.md).
         pathnb info [--device ...]
             Print what the torch runtime loads (device, GPU, libtorch, native libraries) and the loader trace.
         """;
@@ -38,6 +40,7 @@ static class Commands
                 "notebook" when argv.Length > 1 && argv[1] == "check" => NotebookCheck(new Args(argv.Skip(2))),
                 "bench" => Bench(new Args(argv.Skip(1))),
                 "info" => Info(new Args(argv.Skip(1))),
+                "corpus" when argv.Length > 1 && argv[1] == "build" => CorpusBuild(new Args(argv.Skip(2))),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', argv.Take(2))}'."),
             };
         }
@@ -128,6 +131,17 @@ static class Commands
         var csv = PathNotebooks.IO.AtomicFile.Write(Path.Combine(outDir, $"{name}-{info.Device}.csv"), tmp =>
             DataFrame.SaveCsv(table, tmp, ',', true, new UTF8Encoding(false), CultureInfo.InvariantCulture));
         Console.WriteLine($"device: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}; table written to {csv}");
+        return 0;
+    }
+
+    static int CorpusBuild(Args args)
+    {
+        args.AllowOnly("packs", "out");
+        var packs = args.Get("packs") ?? PathNotebooks.Data.CorpusBuilder.DefaultPacksRoot;
+        var repo = Path.GetDirectoryName(Reproduce.FindNotebooksFolder()) ?? Directory.GetCurrentDirectory();
+        var output = args.Get("out") ?? Path.Combine(repo, "datasets", PathNotebooks.Data.TextCorpus.FileName);
+        var info = PathNotebooks.Data.CorpusBuilder.Build(packs, output);
+        Console.WriteLine(info);
         return 0;
     }
 

@@ -29,16 +29,15 @@ public static partial class CellDirectives
         string Ver(Assembly a) => a.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
                                   ?? a.GetName().Version?.ToString(3) ?? "";
         var torchSharp = Ver(typeof(TorchSharp.torch).Assembly);
-        var backend = typeof(Kit).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "PathNotebooks.TorchBackend")?.Value;
         var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
             ["TorchSharp"] = torchSharp,
             ["Plotly.NET"] = Ver(typeof(Plotly.NET.GenericChart).Assembly),
             ["Microsoft.Data.Analysis"] = Ver(typeof(Microsoft.Data.Analysis.DataFrame).Assembly),
         };
-        // The combination package that brought libtorch: TorchSharp-cpu / TorchSharp-cuda-linux share TorchSharp's version.
-        if (backend == "cpu") map["TorchSharp-cpu"] = torchSharp;
-        if (backend == "cuda") map["TorchSharp-cuda-linux"] = torchSharp;
+        // The native combination packages only choose where libtorch comes from in Polyglot; under the runner the kit's
+        // runtime has already loaded libtorch (bundled, CUDA or PyTorch's), so any of them at TorchSharp's version is fine.
+        foreach (var combo in new[] { "TorchSharp-cpu", "TorchSharp-cuda-linux", "TorchSharp-cuda-windows" }) map[combo] = torchSharp;
         return map;
     }
 
