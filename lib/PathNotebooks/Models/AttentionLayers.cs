@@ -8,6 +8,7 @@ public static class AttentionLayers
     public static AttentionLayer Create(ModelConfig config, int layerIndex) => config.Encoding switch
     {
         PositionEncoding.NoPE or PositionEncoding.RoPE or PositionEncoding.ALiBi => new StandardAttention(config),
+        PositionEncoding.PaTH or PositionEncoding.PaTHFoX => new PaTH.PathAttention(config),
         _ => throw new NotSupportedException($"{config.Encoding} attention is not part of this build of the kit yet."),
     };
 }
