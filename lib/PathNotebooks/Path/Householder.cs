@@ -25,8 +25,10 @@ public sealed record UTForm(Tensor T, Tensor U);
 /// <para>so the new row is <c>u_L = β_L (w_L − Σ_{s&lt;L} (w_Lᵀ w_s) u_s)</c>, i.e. with
 /// <c>A = strictLower(diag(β) W Wᵀ)</c> (<c>A_rs = β_r w_rᵀ w_s</c> for r &gt; s) the rows satisfy
 /// <c>U + A U = diag(β) W</c>, hence <c>U = (I + A)⁻¹ diag(β) W = T diag(β) W</c>.</para>
-/// <para><c>I + A</c> is unit lower-triangular, so <c>T</c> is obtained by one triangular solve
-/// (<c>torch.linalg.solve_triangular(I + A, I, upper: false, unitriangular: true)</c>). We never use the nilpotent
+/// <para><c>I + A</c> is unit lower-triangular, so <c>T</c> is exact by one triangular solve
+/// (<c>torch.linalg.solve_triangular(I + A, I, upper: false, unitriangular: true)</c>, <see cref="InverseUnitLower"/>)
+/// or, equivalently and faster on CPU for many small matrices, by recursive 2×2 block inversion
+/// (<see cref="InverseUnitLowerBlockwise"/>, what <see cref="UT"/> uses; tests pin the two together). We never use the nilpotent
 /// power/doubling series <c>(I − A)(I + A²)(I + A⁴)⋯</c>: with repeated identical w and β near 2 its intermediate
 /// powers explode (~1e27) and fp32 results become garbage (ALGORITHMS.md §2.5).</para>
 /// <para>Because <c>I + A</c> is lower-triangular, every diagonal block of <c>T</c> is the inverse of the matching
@@ -100,8 +102,8 @@ public static class Householder
     public static Tensor Product(Tensor w, Tensor beta) => Product(w, beta, 0, (int)w.shape[^2] - 1);
 
     /// <summary>
-    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> by a
-    /// unit-triangular solve, <c>U = T diag(β) W</c>. Computed in float32 for half-precision inputs (float64 stays float64).
+    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> (exact block inversion, see <see cref="InverseUnitLowerBlockwise"/>),
+    /// <c>U = T diag(β) W</c>. Computed in float32 for half-precision inputs (float64 stays float64).
     /// See the class remarks for the derivation.
     /// </summary>
     /// <param name="w"><c>[..., L, d]</c></param>
@@ -113,20 +115,58 @@ public static class Householder
         var dtype = AccumulationType(w.dtype);
         var w32 = w.to(dtype);
         var bw = beta.to(dtype).unsqueeze(-1) * w32;                                  // diag(β) W   [..., L, d]
-        var t = InverseUnitLower(bw.matmul(w32.transpose(-2, -1)).tril(-1));        // (I + A)⁻¹    [..., L, L]
+        var t = InverseUnitLowerBlockwise(bw.matmul(w32.transpose(-2, -1)).tril(-1)); // (I + A)⁻¹  [..., L, L]
         var u = t.matmul(bw);                                                         // [..., L, d]
         return new UTForm(t.MoveToOuterDisposeScope(), u.MoveToOuterDisposeScope());
     }
 
-    /// <summary><c>(I + A)⁻¹</c> for a strictly lower-triangular <c>A</c> <c>[..., L, L]</c>, by one triangular solve.</summary>
+    /// <summary>
+    /// <c>(I + A)⁻¹</c> for a strictly lower-triangular <c>A</c> <c>[..., L, L]</c>, by one unit-triangular solve
+    /// (<c>torch.linalg.solve_triangular</c>). Exact and stable; the reference for <see cref="InverseUnitLowerBlockwise"/>.
+    /// </summary>
     public static Tensor InverseUnitLower(Tensor strictlyLower)
     {
         using var scope = NewDisposeScope();
         long l = strictlyLower.shape[^1];
         var identity = eye(l, dtype: strictlyLower.dtype, device: strictlyLower.device);
         var unit = strictlyLower + identity;
-        var rhs = identity.expand(strictlyLower.shape);
+        var rhs = identity.expand(strictlyLower.shape).contiguous();
         return linalg.solve_triangular(unit, rhs, upper: false, left: true, unitriangular: true).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <c>(I + A)⁻¹</c> for a strictly lower-triangular <c>A</c> <c>[..., L, L]</c> by recursive 2×2 block inversion with
+    /// batched matmuls only: <c>inv([[L11, 0], [L21, L22]]) = [[X11, 0], [−X22 L21 X11, X22]]</c>, from 1×1 blocks up
+    /// (log₂ L levels; L is zero-padded to a power of two, which appends an identity block). Same result as the
+    /// triangular solve, stable (no powers of A), and much faster than libtorch's batched CPU solve for many small
+    /// matrices; used by <see cref="UT"/>.
+    /// </summary>
+    public static Tensor InverseUnitLowerBlockwise(Tensor strictlyLower)
+    {
+        using var scope = NewDisposeScope();
+        long l = strictlyLower.shape[^1];
+        long size = 1;
+        while (size < l) size *= 2;
+        var a = size == l ? strictlyLower : nn.functional.pad(strictlyLower, new long[] { 0, size - l, 0, size - l });
+        var batch = a.shape[..^2];
+        var blocks = ones([.. batch, size, 1, 1], dtype: a.dtype, device: a.device);   // inverses of the 1×1 diagonal blocks
+        for (long s = 1; s < size; s *= 2)
+        {
+            long pairs = size / (2 * s);
+            // diagonal 2s×2s blocks of A: [..., pairs, 2s, 2s]; their lower-left s×s part couples the two halves
+            var diag = a.reshape([.. batch, pairs, 2 * s, pairs, 2 * s]).diagonal(0, -4, -2).movedim(new long[] { -1 }, new long[] { -3 });
+            var lower = diag[TensorIndex.Ellipsis, TensorIndex.Slice(s, null), TensorIndex.Slice(null, s)];
+            var halves = blocks.reshape([.. batch, pairs, 2, s, s]);
+            var x11 = halves.select(-3, 0);
+            var x22 = halves.select(-3, 1);
+            var x21 = -x22.matmul(lower).matmul(x11);
+            var top = cat(new[] { x11, zeros_like(x11) }, -1);
+            var bottom = cat(new[] { x21, x22 }, -1);
+            blocks = cat(new[] { top, bottom }, -2);                                  // [..., pairs, 2s, 2s]
+        }
+        var inverse = blocks.reshape([.. batch, size, size]);
+        if (size != l) inverse = inverse[TensorIndex.Ellipsis, TensorIndex.Slice(null, l), TensorIndex.Slice(null, l)];
+        return inverse.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>The dense product <c>I − Wᵀ U</c> = <c>H_L ⋯ H_1</c>, <c>[..., d, d]</c>, from the UT form.</summary>

@@ -41,6 +41,22 @@ public class HouseholderTests
         Assert.True(Compare.RelativeError(Householder.ProductFromUT(w.to(dtype)[.., a..(b + 1)], sub), Householder.Product(w, beta, a, b)) < tolerance);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(37)]
+    public void BlockwiseInverseEqualsTriangularSolve(int size)
+    {
+        var g = new Generator(9);
+        var a = randn(new long[] { 3, 2, size, size }, generator: g, dtype: ScalarType.Float64).tril(-1);
+        var solve = Householder.InverseUnitLower(a);
+        var blockwise = Householder.InverseUnitLowerBlockwise(a);
+        Assert.True(Compare.RelativeError(blockwise, solve) < 1e-10, $"{Compare.RelativeError(blockwise, solve)}");
+        var identity = eye(size, dtype: ScalarType.Float64);
+        Assert.True(Compare.RelativeError((a + identity).matmul(blockwise), identity.expand(3, 2, size, size)) < 1e-10);
+    }
+
     [Fact]
     public void UTFormIsStableForRepeatedVectorsWithBetaNearTwo()
     {
@@ -54,6 +70,8 @@ public class HouseholderTests
         Assert.True(Compare.RelativeError(Householder.ProductFromUT(w, ut64.U), explicitProduct) < 1e-10);
         Assert.True(Compare.RelativeError(Householder.ProductFromUT(w.to(ScalarType.Float32), ut32.U), explicitProduct) < 1e-4);
         Assert.True(isfinite(ut32.T).all().item<bool>());
+        var a32 = (beta.unsqueeze(-1) * w).matmul(w.T).tril(-1).to(ScalarType.Float32);
+        Assert.True(Compare.RelativeError(Householder.InverseUnitLower(a32), ut64.T) < 1e-4);
         // and the whole kernel stays exact on such inputs
         var q = randn(new long[] { 1, 1, 64, 16 }, generator: new Generator(4), dtype: ScalarType.Float64);
         var k = randn(new long[] { 1, 1, 64, 16 }, generator: new Generator(5), dtype: ScalarType.Float64);
