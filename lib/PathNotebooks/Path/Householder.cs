@@ -85,6 +85,8 @@ public static class Householder
     /// </summary>
     /// <param name="w"><c>[..., L, d]</c></param>
     /// <param name="beta"><c>[..., L]</c></param>
+    /// <param name="a">index of the first (rightmost) factor</param>
+    /// <param name="b">index of the last (leftmost) factor</param>
     /// <returns><c>[..., d, d]</c></returns>
     public static Tensor Product(Tensor w, Tensor beta, int a, int b)
     {

@@ -72,6 +72,8 @@ public sealed class PathDecodeCache : IDisposable
     /// <param name="w"><c>[B, H, T, D]</c></param>
     /// <param name="beta"><c>[B, H, T]</c></param>
     /// <param name="logForget">optional <c>[B, H, T]</c></param>
+    /// <param name="chunkSize">chunk size of the key transformation (any value gives the same cache)</param>
+    /// <param name="scale">softmax scale for the later steps (null = <c>1/√D</c>)</param>
     public static PathDecodeCache Prefill(Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget = null,
         int chunkSize = PathAttentionChunked.DefaultChunkSize, double? scale = null)
     {

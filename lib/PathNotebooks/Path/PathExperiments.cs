@@ -110,6 +110,8 @@ public static class PathExperiments
         options ??= new WordProblemOptions();
         if (config.VocabSize != group.Order)
             throw new ArgumentException($"config.VocabSize must equal the group order {group.Order}, got {config.VocabSize}.", nameof(config));
+        if (options.EvalLengths.Count == 0 || options.EvalLengths.Any(l => l < 1))
+            throw new ArgumentException("EvalLengths must be a non-empty list of lengths ≥ 1.", nameof(options));
         var device = TorchRuntime.Device;
         TorchRuntime.Seed(options.Seed);
         var model = new CausalLM(config);
