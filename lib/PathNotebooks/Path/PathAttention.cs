@@ -68,7 +68,8 @@ public sealed class PathAttention : AttentionLayer
         int h = config.Heads, d = config.HeadDim;
         var dtype = Householder.AccumulationType(x.dtype);
         var low = wUp.forward(wDown.forward(x)).to(dtype).transpose(1, 2);           // [B, DModel, T]
-        var mixed = F.silu(conv.forward(F.pad(low, new long[] { 2, 0 })));           // causal: position t sees t−2 … t
+        // causal depthwise conv (position t sees t−2 … t), weights cast so a half-precision model still convolves in fp32
+        var mixed = F.silu(F.conv1d(F.pad(low, new long[] { 2, 0 }), conv.weight!.to(dtype), groups: config.DModel));
         var w = F.normalize(mixed.transpose(1, 2).view(b, t, h, d), p: 2, dim: -1).transpose(1, 2);   // [B, H, T, d]
         var beta = (2 * betaProj.forward(x).to(dtype).sigmoid()).transpose(1, 2);     // [B, H, T]
         var logf = forgetProj is null ? null : F.logsigmoid(forgetProj.forward(x).to(dtype)).transpose(1, 2);

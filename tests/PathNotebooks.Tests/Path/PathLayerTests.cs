@@ -67,6 +67,23 @@ public class PathLayerTests
     }
 
     [Fact]
+    public void BFloat16LayerRunsItsTransformsInFloat32()
+    {
+        torch.manual_seed(3);
+        var layer = new PathAttention(Config(PositionEncoding.PaTHFoX));
+        var x = randn(2, 11, 16);
+        var reference = layer.forward(x);
+        layer.to(ScalarType.BFloat16);
+        var (w, beta, logf) = layer.Transforms(x.to(ScalarType.BFloat16));
+        Assert.Equal(ScalarType.Float32, w.dtype);
+        Assert.Equal(ScalarType.Float32, beta.dtype);
+        Assert.Equal(ScalarType.Float32, logf!.dtype);
+        var half = layer.forward(x.to(ScalarType.BFloat16));
+        Assert.Equal(ScalarType.BFloat16, half.dtype);
+        Assert.True(Compare.RelativeError(half, reference) < 5e-2, $"{Compare.RelativeError(half, reference)}");
+    }
+
+    [Fact]
     public void WrongConfigOrInputIsRejected()
     {
         Assert.Equal("config", Assert.Throws<ArgumentException>(() => new PathAttention(Config(PositionEncoding.RoPE))).ParamName);
