@@ -100,6 +100,28 @@ public static class Householder
         return p.contiguous().MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// All prefix products as explicit matrices: entry t is <c>H_t ⋯ H_1</c> (latest factor on the left),
+    /// <c>[..., L, d, d]</c>. O(L·d³): for tests and pictures (e.g. how a key direction is rotated/reflected over time).
+    /// </summary>
+    /// <param name="w"><c>[..., L, d]</c></param>
+    /// <param name="beta"><c>[..., L]</c></param>
+    public static Tensor CumulativeProducts(Tensor w, Tensor beta)
+    {
+        CheckSequence(w, beta);
+        using var scope = NewDisposeScope();
+        long l = w.shape[^2];
+        var products = new List<Tensor>();
+        Tensor? p = null;
+        for (int t = 0; t < l; t++)
+        {
+            var h = Matrix(w.select(-2, t), beta.select(-1, t));
+            p = p is null ? h : h.matmul(p);
+            products.Add(p);
+        }
+        return stack(products, -3).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Explicit product of all L transforms, <c>H_L ⋯ H_1</c>, <c>[..., d, d]</c>.</summary>
     public static Tensor Product(Tensor w, Tensor beta) => Product(w, beta, 0, (int)w.shape[^2] - 1);
 

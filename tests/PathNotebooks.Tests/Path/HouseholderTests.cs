@@ -30,6 +30,9 @@ public class HouseholderTests
         var w = F.normalize(randn(new long[] { 2, 12, 6 }, generator: g, dtype: ScalarType.Float64), p: 2, dim: -1);
         var beta = 2 * rand(new long[] { 2, 12 }, generator: g, dtype: ScalarType.Float64);
         var explicitProduct = Householder.Product(w, beta);
+        var prefixes = Householder.CumulativeProducts(w, beta);                        // [2, 12, 6, 6]
+        Assert.True(Compare.RelativeError(prefixes[.., 11], explicitProduct) < 1e-12);
+        Assert.True(Compare.RelativeError(prefixes[.., 4], Householder.Product(w, beta, 0, 4)) < 1e-12);
         var ut = Householder.UT(w.to(dtype), beta.to(dtype));
         Assert.True(Compare.RelativeError(Householder.ProductFromUT(w.to(dtype), ut.U), explicitProduct) < tolerance);
         // T is unit lower-triangular
