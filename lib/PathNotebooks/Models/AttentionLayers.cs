@@ -9,6 +9,7 @@ public static class AttentionLayers
     {
         PositionEncoding.NoPE or PositionEncoding.RoPE or PositionEncoding.ALiBi => new StandardAttention(config),
         PositionEncoding.FoX => new Forgetting.ForgettingAttention(config),
-        _ => throw new NotSupportedException($"{config.Encoding} attention is not part of this build of the kit yet."),
+        PositionEncoding.PaTH or PositionEncoding.PaTHFoX => new PaTH.PathAttention(config),
+        _ => throw new ArgumentOutOfRangeException(nameof(config), config.Encoding, "unknown position encoding"),
     };
 }
