@@ -9,6 +9,7 @@ static class BenchRegistry
     {
         ["sdpa"] = () => Array.Empty<BenchKernel>(),
         ["fox"] = () => PathNotebooks.Forgetting.FoxBenchmark.Kernels,
+        ["path"] = () => PathNotebooks.PaTH.PathBenchmark.Kernels,
     };
 
     public static IEnumerable<string> Names => Benches.Keys;
