@@ -68,7 +68,9 @@ public static class PathExperiments
 
     /// <summary>Trains on flip-flop (p(i) = <see cref="FlipFlopOptions.TrainIgnoreProbability"/>), then measures the read
     /// error on fresh ID (0.8), sparse OOD (0.98) and dense OOD (0.1) sequences of the same length.</summary>
-    public static FlipFlopResult TrainFlipFlop(ModelConfig config, FlipFlopOptions? options = null, Action<TrainPoint>? onLog = null)
+    /// <param name="inspect">called with the trained model before it is released (e.g. to draw its attention maps)</param>
+    public static FlipFlopResult TrainFlipFlop(ModelConfig config, FlipFlopOptions? options = null, Action<TrainPoint>? onLog = null,
+        Action<CausalLM>? inspect = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         options ??= new FlipFlopOptions();
@@ -96,6 +98,7 @@ public static class PathExperiments
         }
         var result = new FlipFlopResult(config.Encoding.ToString(), model.ParameterCount,
             Error(FlipFlop.InDistribution, 0), Error(FlipFlop.SparseOod, 1), Error(FlipFlop.DenseOod, 2), ms, history);
+        inspect?.Invoke(model);
         model.Dispose();
         return result;
     }

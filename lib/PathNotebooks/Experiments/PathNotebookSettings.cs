@@ -1,0 +1,40 @@
+using PathNotebooks.Models;
+using PathNotebooks.PaTH;
+using PathNotebooks.Tasks;
+
+namespace PathNotebooks.Experiments;
+
+/// <summary>
+/// Sizes of notebook 03's two experiments. Full follows the PaTH paper's flip-flop setting (1 layer, d = 64, 2 heads,
+/// sequences of 256 instruction/bit pairs, 3 000 steps); tiny keeps the same models on shorter sequences and fewer
+/// steps so that all runs finish in about a minute and a half on a 2-core CPU.
+/// </summary>
+public sealed record PathNotebookSettings
+{
+    public required FlipFlopOptions FlipFlop { get; init; }
+    public required WordProblemOptions WordProblem { get; init; }
+    /// <summary>The group of the word problem (S5 in full; S3 in tiny, where S5's 120 classes need too many steps).</summary>
+    public required PermutationGroup Group { get; init; }
+    /// <summary>Model depths compared on the word problem.</summary>
+    public required int[] WordProblemLayers { get; init; }
+
+    public static PathNotebookSettings Tiny => new()
+    {
+        FlipFlop = new FlipFlopOptions { Steps = 300, BatchSize = 32, Pairs = 32, WarmupSteps = 30, EvalSequences = 128, LogEvery = 10 },
+        WordProblem = new WordProblemOptions { Steps = 300, BatchSize = 32, Length = 16, EvalLengths = new[] { 4, 8, 16, 32 }, EvalSequences = 128, LearningRate = 3e-3, LogEvery = 10 },
+        Group = PermutationGroup.Symmetric(3),
+        WordProblemLayers = new[] { 1 },
+    };
+
+    public static PathNotebookSettings Full => new()
+    {
+        FlipFlop = new FlipFlopOptions { Steps = 3000, BatchSize = 32, Pairs = 256, WarmupSteps = 200, EvalSequences = 512, LogEvery = 50 },
+        WordProblem = new WordProblemOptions { Steps = 3000, BatchSize = 64, Length = 32, EvalLengths = new[] { 8, 16, 32, 64 }, EvalSequences = 512, LearningRate = 1e-3, LogEvery = 50 },
+        Group = PermutationGroup.S5,
+        WordProblemLayers = new[] { 1, 2 },
+    };
+
+    /// <summary>The word-problem model: d = 64, 4 heads, vocabulary = group order.</summary>
+    public ModelConfig WordProblemConfig(PositionEncoding encoding, int layers) =>
+        new() { VocabSize = Group.Order, DModel = 64, Heads = 4, Layers = layers, Encoding = encoding };
+}
