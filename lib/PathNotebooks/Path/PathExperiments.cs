@@ -42,6 +42,8 @@ public sealed record WordProblemOptions
     public double LearningRate { get; init; } = 1e-3;
     public int Seed { get; init; } = 0;
     public int LogEvery { get; init; } = 50;
+    /// <summary>Element ids the words are drawn from (null = all elements; e.g. <see cref="PermutationGroup.ThreeCycleGenerators"/>).</summary>
+    public IReadOnlyList<int>? Alphabet { get; init; }
 }
 
 /// <summary>Accuracy of the running product at one evaluation length.</summary>
@@ -121,7 +123,7 @@ public static class PathExperiments
         model.to(device);
         var trainGen = new Generator((ulong)options.Seed + 1);
         var clock = Stopwatch.StartNew();
-        var history = Trainer.Train(model, _ => WordProblem.Generate(group, options.BatchSize, options.Length, trainGen, device),
+        var history = Trainer.Train(model, _ => WordProblem.Generate(group, options.BatchSize, options.Length, trainGen, device, options.Alphabet),
             new TrainOptions { Steps = options.Steps, LearningRate = options.LearningRate, LogEvery = options.LogEvery }, onLog);
         double ms = clock.Elapsed.TotalMilliseconds / options.Steps;
 
@@ -132,7 +134,7 @@ public static class PathExperiments
             for (int done = 0; done < options.EvalSequences; done += options.BatchSize)
             {
                 using var scope = NewDisposeScope();
-                using var batch = WordProblem.Generate(group, Math.Min(options.BatchSize, options.EvalSequences - done), maxLength, evalGen, device);
+                using var batch = WordProblem.Generate(group, Math.Min(options.BatchSize, options.EvalSequences - done), maxLength, evalGen, device, options.Alphabet);
                 correct.Add(model.forward(batch.Inputs).argmax(-1).eq(batch.Targets).cpu().DetachFromDisposeScope());
             }
         using var evalScope = NewDisposeScope();

@@ -49,6 +49,25 @@ public sealed class PermutationGroup
     /// <summary>A5 (60 elements, the smallest non-solvable group).</summary>
     public static PermutationGroup A5 { get; } = Alternating(5);
 
+    /// <summary>
+    /// Ids of the 3-cycles (0 1 2), (0 1 3), (0 1 4) and their inverses — in 1-based notation (123), (124), (125), the
+    /// generators the PaTH paper's A5 experiment draws its words from. They generate A5 (and lie in S5).
+    /// </summary>
+    public IReadOnlyList<int> ThreeCycleGenerators()
+    {
+        if (Degree != 5) throw new InvalidOperationException($"the (123), (124), (125) generators need degree 5, {Name} has degree {Degree}.");
+        var ids = new List<int>();
+        foreach (var third in new[] { 2, 3, 4 })
+        {
+            var p = Enumerable.Range(0, 5).ToArray();
+            p[0] = 1; p[1] = third; p[third] = 0;                                      // 0 → 1 → third → 0
+            int id = IndexOf(p);
+            ids.Add(id);
+            ids.Add(Inverse(id));
+        }
+        return ids;
+    }
+
     /// <summary>Id of <c>a·b</c> (apply b, then a).</summary>
     public int Multiply(int a, int b) => table[a, b];
 
@@ -108,14 +127,20 @@ public static class WordProblem
     /// Inputs <c>[batch, length]</c> (element ids) and targets <c>[batch, length]</c> (running products), int64, no mask.
     /// Deterministic given the generator's state.
     /// </summary>
-    public static Batch Generate(PermutationGroup group, int batch, int length, Generator generator, Device? device = null)
+    /// <param name="alphabet">element ids the words are drawn from (uniformly); null = every element. Token ids stay
+    /// element ids, so the vocabulary is always the group order.</param>
+    public static Batch Generate(PermutationGroup group, int batch, int length, Generator generator, Device? device = null,
+        IReadOnlyList<int>? alphabet = null)
     {
+        if (alphabet is { Count: 0 } || alphabet?.Any(a => a < 0 || a >= (group?.Order ?? 0)) == true)
+            throw new ArgumentException("alphabet must be a non-empty list of element ids of the group.", nameof(alphabet));
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(generator);
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be ≥ 1.");
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be ≥ 1.");
         using var scope = NewDisposeScope();
-        var x = randint(0, group.Order, new long[] { batch, length }, generator: generator).data<long>().ToArray();
+        var x = randint(0, alphabet?.Count ?? group.Order, new long[] { batch, length }, generator: generator).data<long>().ToArray();
+        if (alphabet is not null) for (int i = 0; i < x.Length; i++) x[i] = alphabet[(int)x[i]];
         var y = new long[x.Length];
         for (int b = 0; b < batch; b++)
         {

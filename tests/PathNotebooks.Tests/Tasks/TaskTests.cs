@@ -103,6 +103,17 @@ public class WordProblemTests
         }
         using var again = WordProblem.Generate(g, 3, 17, new Generator(2));
         Assert.True(again.Inputs.eq(batch.Inputs).all().item<bool>());
+        // the paper's alphabet: (123), (124), (125) and inverses — six distinct 3-cycles that generate all of A5
+        var gens = g.ThreeCycleGenerators();
+        Assert.Equal(6, gens.Distinct().Count());
+        Assert.Equal(new[] { 1, 3, 2, 0, 4 }, g.Element(gens[2]));                    // (0 1 3): 0 → 1 → 3 → 0
+        Assert.Equal(g.Identity, g.Multiply(gens[2], gens[3]));                        // followed by its inverse
+        var reached = new HashSet<int> { g.Identity };
+        for (int round = 0; round < 10; round++)
+            foreach (var e in reached.ToList()) foreach (var s in gens) reached.Add(g.Multiply(e, s));
+        Assert.Equal(60, reached.Count);
+        using var words = WordProblem.Generate(g, 4, 50, new Generator(3), alphabet: gens);
+        Assert.True(words.Inputs.data<long>().ToArray().All(x => gens.Contains((int)x)));
     }
 }
 
