@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PathNotebooks.Notebooks;
@@ -42,31 +41,31 @@ public class Notebook01Tests
     [Fact]
     public async Task RunsAtTinyAndYieldsChartsAndTable()
     {
-        var outDir = RepoPaths.TempDir("nb01");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoPaths.Root };
-        foreach (var a in new[] { RepoPaths.CliDll, "notebook", "run", Path.Combine(RepoPaths.Notebooks, "01-rope-rotations.ipynb"), "--size", "tiny", "--device", "cpu", "--out", outDir })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stdout}\n{await stderr}");
+        var run = await RepoPaths.RunNotebookAsync("01-rope-rotations.ipynb");
+        Assert.True(run.Charts >= 8, $"expected the notebook's charts, got {run.Charts}");
+        var rows = run.Table("length-extrapolation", "encoding,eval length,vs train,accuracy");
+        Assert.Equal(3 * 3, rows.Count);                                           // 3 encodings × 3 lengths
+        var rope = rows.Where(f => f[0] == "RoPE").ToList();
+        Assert.True(NotebookRun.Number(rope[0][3]) > 0.9, "RoPE should learn the lag task at the training length");
+        var runJson = JsonNode.Parse(File.ReadAllText(Path.Combine(run.OutputDirectory, "run.json")))!;
+        Assert.True(runJson["succeeded"]!.GetValue<bool>());
+        Assert.Contains(0, ((JsonArray)runJson["seeds"]!).Select(s => s!.GetValue<int>()));
+    }
+}
 
-        var executed = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "01-rope-rotations.ipynb")))!;
-        var outputs = ((JsonArray)executed["cells"]!).SelectMany(c => c!["outputs"] as JsonArray ?? new JsonArray()).ToList();
-        Assert.DoesNotContain(outputs, o => o!["output_type"]!.GetValue<string>() == "error");
-        int charts = outputs.Count(o => o!["data"]?["application/vnd.plotly.v1+json"] != null);
-        Assert.True(charts >= 8, $"expected the notebook's charts, got {charts}");
-        Assert.True(File.Exists(Path.Combine(outDir, "01-rope-rotations.html")));
-
-        var csv = File.ReadAllLines(Path.Combine(outDir, "length-extrapolation.csv"));
-        Assert.StartsWith("encoding,eval length,vs train,accuracy", csv[0]);
-        Assert.Equal(1 + 3 * 3, csv.Length);                                    // 3 encodings × 3 lengths
-        var rope = csv.Skip(1).Select(l => l.Split(',')).Where(f => f[0] == "RoPE").ToList();
-        Assert.True(double.Parse(rope[0][3], System.Globalization.CultureInfo.InvariantCulture) > 0.9, "RoPE should learn the lag task at the training length");
-        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "run.json")))!;
-        Assert.True(run["succeeded"]!.GetValue<bool>());
-        Assert.Contains(0, ((JsonArray)run["seeds"]!).Select(s => s!.GetValue<int>()));
+/// <summary>Notebook 03 (PaTH) end to end at tiny: PaTH must beat RoPE on flip-flop, as in the paper.</summary>
+public class Notebook03Tests
+{
+    [Fact]
+    public async Task RunsAtTinyAndPathSolvesFlipFlop()
+    {
+        var run = await RepoPaths.RunNotebookAsync("03-path-householder.ipynb");
+        Assert.True(run.Charts >= 8, $"expected the notebook's charts, got {run.Charts}");
+        var flipFlop = run.Table("flip-flop", "model,");
+        Assert.Equal(new[] { "NoPE", "RoPE", "PaTH" }, flipFlop.Select(r => r[0]));
+        double pathSparse = NotebookRun.Number(flipFlop[2][3]), ropeSparse = NotebookRun.Number(flipFlop[1][3]);
+        Assert.True(pathSparse < 5 && ropeSparse > 20, $"sparse-OOD read error: PaTH {pathSparse} %, RoPE {ropeSparse} %");
+        Assert.NotEmpty(run.Table("word-problem", "model,group,length"));
     }
 }
 
