@@ -21,8 +21,8 @@ public sealed record PathNotebookSettings
 
     public static PathNotebookSettings Tiny => new()
     {
-        FlipFlop = new FlipFlopOptions { Steps = 250, BatchSize = 16, Pairs = 32, WarmupSteps = 25, EvalSequences = 128, LogEvery = 10 },
-        WordProblem = new WordProblemOptions { Steps = 250, BatchSize = 32, Length = 16, EvalLengths = new[] { 4, 8, 16, 32, 64 }, EvalSequences = 128, LearningRate = 3e-3, LogEvery = 10 },
+        FlipFlop = new FlipFlopOptions { Steps = 120, BatchSize = 16, Pairs = 32, WarmupSteps = 12, EvalSequences = 128, LogEvery = 10 },
+        WordProblem = new WordProblemOptions { Steps = 150, BatchSize = 32, Length = 16, EvalLengths = new[] { 4, 8, 16, 32, 64 }, EvalSequences = 128, LearningRate = 3e-3, LogEvery = 10 },
         Group = PermutationGroup.Symmetric(2),
         WordProblemLayers = new[] { 1 },
     };
