@@ -67,7 +67,8 @@ public static class AttentionBenchmark
 
     /// <summary>
     /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient) and returns one row per
-    /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass.
+    /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass. A kernel that fails
+    /// on a shape (e.g. out of GPU memory) gets NaN there and the run goes on.
     /// </summary>
     public static DataFrame Run(IReadOnlyList<BenchShape> shapes, IReadOnlyList<BenchKernel> kernels, BenchKernel? baseline = null,
         ScalarType dtype = ScalarType.BFloat16, int warmup = 2, int iterations = 10, Action<string>? log = null)
@@ -81,17 +82,29 @@ public static class AttentionBenchmark
             using var inputs = BenchInputs.Random(shape, device, dtype);
             foreach (var kernel in all)
             {
-                double fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(inputs); }, device, warmup, iterations);
-                double fwdBwd = TimeMs(() =>
+                double fwd, fwdBwd;
+                try
                 {
-                    using var s = NewDisposeScope();
-                    foreach (var t in inputs.All) t.grad?.zero_();
-                    var o = kernel.Forward(inputs);
-                    o.backward(new[] { ones_like(o) });
-                }, device, warmup, iterations);
+                    fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(inputs); }, device, warmup, iterations);
+                    fwdBwd = TimeMs(() =>
+                    {
+                        using var s = NewDisposeScope();
+                        foreach (var t in inputs.All) t.grad?.zero_();
+                        var o = kernel.Forward(inputs);
+                        o.backward(new[] { ones_like(o) });
+                    }, device, warmup, iterations);
+                }
+                catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or OutOfMemoryException)
+                {
+                    // Typically CUDA out of memory: record the failure for this kernel and shape, keep measuring the rest.
+                    var reason = e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) ? "out of memory" : e.Message.Split('\n')[0];
+                    log?.Invoke($"{kernel.Name,-28} {shape,-24} failed: {reason}");
+                    fwd = fwdBwd = double.NaN;
+                    GC.Collect();
+                }
                 rows.Add((kernel.Name, shape, "fwd", fwd));
                 rows.Add((kernel.Name, shape, "fwd+bwd", fwdBwd));
-                log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd {fwdBwd,9:F3} ms");
+                if (!double.IsNaN(fwd)) log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd {fwdBwd,9:F3} ms");
             }
         }
         double Base(BenchShape s, string pass) => rows.First(r => r.Kernel == baseline.Name && r.Shape == s && r.Pass == pass).Ms;

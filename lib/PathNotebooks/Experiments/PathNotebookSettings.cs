@@ -30,7 +30,7 @@ public sealed record PathNotebookSettings
     public static PathNotebookSettings Full => new()
     {
         FlipFlop = new FlipFlopOptions { Steps = 3000, BatchSize = 32, Pairs = 256, WarmupSteps = 200, EvalSequences = 512, LogEvery = 50 },
-        WordProblem = new WordProblemOptions { Steps = 3000, BatchSize = 64, Length = 32, EvalLengths = new[] { 8, 16, 32, 64 }, EvalSequences = 512, LearningRate = 1e-3, LogEvery = 50 },
+        WordProblem = new WordProblemOptions { Steps = 2000, BatchSize = 64, Length = 32, EvalLengths = new[] { 8, 16, 32, 64 }, EvalSequences = 512, LearningRate = 1e-3, LogEvery = 50 },
         Group = PermutationGroup.S5,
         WordProblemLayers = new[] { 1, 2 },
     };
