@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace PathNotebooks.Tests.Notebooks;
+
+/// <summary>Notebook 04 end to end, as a user runs it: the CLI in its own process, size tiny.</summary>
+public class Notebook04Tests
+{
+    const string Name = "04-fox-forgetting";
+
+    [Fact]
+    public async Task RunsAtTinyAndYieldsChartsAndTable()
+    {
+        var outDir = RepoPaths.TempDir("nb04");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoPaths.Root };
+        foreach (var a in new[] { RepoPaths.CliDll, "notebook", "run", Path.Combine(RepoPaths.Notebooks, Name + ".ipynb"), "--size", "tiny", "--device", "cpu", "--out", outDir })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stdout}\n{await stderr}");
+
+        var executed = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, Name + ".ipynb")))!;
+        var outputs = ((JsonArray)executed["cells"]!).SelectMany(c => c!["outputs"] as JsonArray ?? new JsonArray()).ToList();
+        Assert.DoesNotContain(outputs, o => o!["output_type"]!.GetValue<string>() == "error");
+        int charts = outputs.Count(o => o!["data"]?["application/vnd.plotly.v1+json"] != null);
+        Assert.True(charts >= 8, $"expected the notebook's charts (3 decay patterns, training, per-position loss, gates, 2 learned decays), got {charts}");
+        Assert.True(File.Exists(Path.Combine(outDir, Name + ".html")));
+        var text = string.Join("\n", outputs.SelectMany(Strings));
+        Assert.Contains("same −∞ pattern: True", text);                                 // ALiBi = FoX with constant gates
+
+        var csv = File.ReadAllLines(Path.Combine(outDir, "fox-per-position-loss.csv"));
+        Assert.StartsWith("model,loss at L,loss at 2L,loss at 4L,change L→4L", csv[0]);
+        Assert.Equal(1 + 4, csv.Length);                                                  // RoPE, FoX, PaTH, PaTH-FoX
+        var rows = csv.Skip(1).Select(l => l.Split(',')).ToDictionary(f => f[0]);
+        Assert.Equal(new[] { "RoPE", "FoX", "PaTH", "PaTH-FoX" }, rows.Keys);
+        foreach (var (model, f) in rows)
+            for (int c = 1; c <= 3; c++)
+            {
+                var loss = double.Parse(f[c], CultureInfo.InvariantCulture);
+                Assert.True(loss > 0.5 && loss < Math.Log(256), $"{model}: loss {loss} should be learned (below uniform 5.55) and positive");
+            }
+        Assert.Contains("max |FoX bias with constant gates − ALiBi bias| = 0.0E+000", text);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "run.json")))!;
+        Assert.True(run["succeeded"]!.GetValue<bool>());
+        Assert.Contains(0, ((JsonArray)run["seeds"]!).Select(s => s!.GetValue<int>()));
+    }
+
+    /// <summary>Every string inside an output (stream text, text/plain, …).</summary>
+    static IEnumerable<string> Strings(JsonNode? node) => node switch
+    {
+        JsonValue v when v.TryGetValue<string>(out var s) => new[] { s },
+        JsonArray a => a.SelectMany(Strings),
+        JsonObject o => o.SelectMany(kv => Strings(kv.Value)),
+        _ => Array.Empty<string>(),
+    };
+}
