@@ -46,10 +46,10 @@ public sealed record PositionalVectorsSettings
     /// <summary>Four models in about a minute on a 2-core CPU: C = 32, 3 layers, d = 64, W = 8, 500 steps of 16 × 32 tokens.</summary>
     public static PositionalVectorsSettings Tiny => new();
 
-    /// <summary>The GPU experiment: C = 256, 6 layers, d = 256, 8 heads, W = 64, 3 000 steps of 32 × 256 tokens.</summary>
+    /// <summary>The GPU experiment: C = 256, 6 layers, d = 256, 8 heads, W = 64, 2 000 steps of 32 × 256 tokens (estimate: 4 × ~40 s on one H100).</summary>
     public static PositionalVectorsSettings Full => new()
     {
-        TrainLength = 256, DModel = 256, Layers = 6, Heads = 8, Window = 64, Steps = 3000, BatchSize = 32, LearningRate = 1e-3,
+        TrainLength = 256, DModel = 256, Layers = 6, Heads = 8, Window = 64, Steps = 2000, BatchSize = 32, LearningRate = 1e-3,
         DecompositionSequences = 2048, EvalSequences = 256, EvalBatchSize = 32, ReplacementLayers = new[] { 1, 2, 3 },
     };
 
@@ -169,14 +169,14 @@ public static class PositionalVectorsExperiment
         foreach (var layer in s.ReplacementLayers)
         {
             var hook = PositionalVectorReplacement.Hook(nope.InWindow, layer, s.ReplacementRatio, s.ReplacementAlpha, s.AnchorTokens);
-            extensions.Add(new ExtensionRun($"NoPE + PV replacement ℓ={layer}", nope.Name,
-                $"layer {layer}, r = {s.ReplacementRatio:0.##}, α = {s.ReplacementAlpha:0.##}, first {s.AnchorTokens} kept",
+            extensions.Add(new ExtensionRun(FormattableString.Invariant($"NoPE + PV replacement ℓ={layer}"), nope.Name,
+                FormattableString.Invariant($"layer {layer}, r = {s.ReplacementRatio:0.##}, α = {s.ReplacementAlpha:0.##}, first {s.AnchorTokens} kept"),
                 PerplexityEvaluator.Evaluate(nope.Model, evalSequences, c, s.EvalBatchSize, hook: hook)));
         }
         foreach (var scale in s.LogitScales.Where(l => l != 1.0))
         {
             using var scaling = AttentionWindowExtension.Apply(nope.Model, 1.0, scale);      // full attention: only λ acts
-            extensions.Add(new ExtensionRun($"NoPE + attention scaling λ={scale:0.##}", nope.Name, $"logits × {scale:0.##}",
+            extensions.Add(new ExtensionRun(FormattableString.Invariant($"NoPE + attention scaling λ={scale:0.##}"), nope.Name, FormattableString.Invariant($"logits × {scale:0.##}"),
                 PerplexityEvaluator.Evaluate(nope.Model, evalSequences, c, s.EvalBatchSize)));
         }
         var window = runs[3];
@@ -184,31 +184,33 @@ public static class PositionalVectorsExperiment
         {
             using var extension = AttentionWindowExtension.Apply(window.Model, s.WindowRatio, scale);
             int widened = (int)Math.Ceiling(s.WindowRatio * s.Window - 1e-9);
-            extensions.Add(new ExtensionRun($"{window.Name} + window ×{s.WindowRatio:0.##} λ={scale:0.##}", window.Name,
-                $"window {s.Window} → {widened}, logits × {scale:0.##}",
+            extensions.Add(new ExtensionRun(FormattableString.Invariant($"{window.Name} + window ×{s.WindowRatio:0.##} λ={scale:0.##}"), window.Name,
+                FormattableString.Invariant($"window {s.Window} → {widened}, logits × {scale:0.##}"),
                 PerplexityEvaluator.Evaluate(window.Model, evalSequences, c, s.EvalBatchSize)));
         }
         return new PositionalVectorsResult(s, runs, extensions, evalSequences);
     }
 
     /// <summary>
-    /// How many leading positions of a layer have their own positional vector: 1 + the last position t whose
+    /// How many leading positions of each layer have their own positional vector: 1 + the last position t whose
     /// distance ‖p[l, t] − p̄‖ to the steady state p̄ (mean of p over the last quarter of positions) exceeds
-    /// <paramref name="threshold"/> × the largest such distance. For window attention with W per layer the paper
-    /// expects about l·W (the receptive field); for full attention every position stays distinct (≈ T).
+    /// <paramref name="factor"/> × the mean distance over that last quarter (the estimation-noise floor where the
+    /// vectors have stopped changing). For window attention with W per layer the paper expects about l·W (the
+    /// receptive field); when the vectors keep changing to the end (full attention) the count is close to T.
     /// </summary>
     /// <returns>one count per hidden-state layer 0…L</returns>
-    public static int[] DistinctPositions(PositionalDecomposition decomposition, double threshold = 0.1)
+    public static int[] DistinctPositions(PositionalDecomposition decomposition, double factor = 3)
     {
         ArgumentNullException.ThrowIfNull(decomposition);
-        if (!(threshold > 0 && threshold < 1)) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "threshold must be in (0, 1).");
+        if (!(factor > 1) || double.IsInfinity(factor)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor must be a finite number > 1.");
         int t = decomposition.Length, tail = Math.Max(1, t / 4);
         if (t < 4) throw new ArgumentException($"decomposition must have shape [L+1, T ≥ 4, D], got T = {t}.", nameof(decomposition));
         using var scope = NewDisposeScope();
         var p = decomposition.P.to(ScalarType.Float64);                                     // [L+1, T, D]
         var steady = p[.., (t - tail)..].mean(new long[] { 1 }, keepdim: true);            // [L+1, 1, D]
         var distance = (p - steady).norm(dim: 2);                                           // [L+1, T]
-        var above = distance > threshold * distance.max(1, keepdim: true).values;
+        var floor = distance[.., (t - tail)..].mean(new long[] { 1 }, keepdim: true);      // [L+1, 1]
+        var above = distance > factor * floor;
         var index = arange(t, ScalarType.Int64).unsqueeze(0).expand(decomposition.Layers, t);
         var last = where(above, index, full_like(index, -1)).max(1).values;                  // [L+1]
         return last.data<long>().Select(x => (int)x + 1).ToArray();
