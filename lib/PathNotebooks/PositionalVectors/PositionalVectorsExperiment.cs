@@ -190,29 +190,4 @@ public static class PositionalVectorsExperiment
         }
         return new PositionalVectorsResult(s, runs, extensions, evalSequences);
     }
-
-    /// <summary>
-    /// How many leading positions of each layer have their own positional vector: 1 + the last position t whose
-    /// distance ‖p[l, t] − p̄‖ to the steady state p̄ (mean of p over the last quarter of positions) exceeds
-    /// <paramref name="factor"/> × the mean distance over that last quarter (the estimation-noise floor where the
-    /// vectors have stopped changing). For window attention with W per layer the paper expects about l·W (the
-    /// receptive field); when the vectors keep changing to the end (full attention) the count is close to T.
-    /// </summary>
-    /// <returns>one count per hidden-state layer 0…L</returns>
-    public static int[] DistinctPositions(PositionalDecomposition decomposition, double factor = 3)
-    {
-        ArgumentNullException.ThrowIfNull(decomposition);
-        if (!(factor > 1) || double.IsInfinity(factor)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor must be a finite number > 1.");
-        int t = decomposition.Length, tail = Math.Max(1, t / 4);
-        if (t < 4) throw new ArgumentException($"decomposition must have shape [L+1, T ≥ 4, D], got T = {t}.", nameof(decomposition));
-        using var scope = NewDisposeScope();
-        var p = decomposition.P.to(ScalarType.Float64);                                     // [L+1, T, D]
-        var steady = p[.., (t - tail)..].mean(new long[] { 1 }, keepdim: true);            // [L+1, 1, D]
-        var distance = (p - steady).norm(dim: 2);                                           // [L+1, T]
-        var floor = distance[.., (t - tail)..].mean(new long[] { 1 }, keepdim: true);      // [L+1, 1]
-        var above = distance > factor * floor;
-        var index = arange(t, ScalarType.Int64).unsqueeze(0).expand(decomposition.Layers, t);
-        var last = where(above, index, full_like(index, -1)).max(1).values;                  // [L+1]
-        return last.data<long>().Select(x => (int)x + 1).ToArray();
-    }
 }

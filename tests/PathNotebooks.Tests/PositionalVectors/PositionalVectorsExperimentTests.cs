@@ -69,26 +69,6 @@ public class PositionalVectorsExperimentTests
     }
 
     [Fact]
-    public void DistinctPositionsCountsPlantedDistinctPrefixPerLayer()
-    {
-        // Layer l: positions t < 5·l carry their own vector, later positions all share one (what window attention predicts).
-        var g = new Generator(11);
-        int layers = 3, t = 40, d = 8;
-        var p = zeros(new long[] { layers, t, d }, ScalarType.Float64);
-        var shared = randn(new long[] { d }, ScalarType.Float64, generator: g);
-        for (int l = 0; l < layers; l++)
-        {
-            p[l].copy_(shared.expand(t, d));
-            int distinct = 5 * (l + 1);
-            p[l].narrow(0, 0, distinct).copy_(shared + 3 * randn(new long[] { distinct, d }, ScalarType.Float64, generator: g) + 1);
-        }
-        p += 0.01 * randn(new long[] { layers, t, d }, ScalarType.Float64, generator: g);   // estimation noise
-        using var decomposition = new PositionalDecomposition(p, 1);
-        Assert.Equal(new[] { 5, 10, 15 }, PositionalVectorsExperiment.DistinctPositions(decomposition));
-        Assert.Throws<ArgumentOutOfRangeException>("factor", () => PositionalVectorsExperiment.DistinctPositions(decomposition, 0.5));
-    }
-
-    [Fact]
     public void SettingsAreValidatedAndNamed()
     {
         Assert.Throws<ArgumentOutOfRangeException>("Window", () => (Micro with { Window = 12 }).Validate());
