@@ -83,6 +83,9 @@ public sealed record PositionalVectorsSettings
 
 /// <summary>One trained language model of the experiment.</summary>
 /// <param name="Name">"NoPE", "RoPE", "ALiBi" or "NoPE-windowW"</param>
+/// <param name="Model">the trained model (eval mode)</param>
+/// <param name="Curve">logged training losses</param>
+/// <param name="TrainSeconds">wall time of training</param>
 /// <param name="InWindow">positional vectors at length C <c>[L+1, C, D]</c></param>
 /// <param name="Long">positional vectors at length EvalMultiple·C <c>[L+1, 4C, D]</c> (beyond the training window)</param>
 /// <param name="Perplexity">loss per position out to EvalMultiple·C</param>
@@ -93,9 +96,14 @@ public sealed record PositionalLmRun(string Name, CausalLM Model, List<TrainPoin
 /// <param name="Name">row label, e.g. "NoPE + PV replacement ℓ=1"</param>
 /// <param name="BaseModel">the <see cref="PositionalLmRun.Name"/> it modifies</param>
 /// <param name="Setting">its parameters in words</param>
+/// <param name="Perplexity">loss per position out to EvalMultiple·C with the extension applied</param>
 public sealed record ExtensionRun(string Name, string BaseModel, string Setting, PerplexityResult Perplexity);
 
 /// <summary>Everything <see cref="PositionalVectorsExperiment.Run"/> measured.</summary>
+/// <param name="Settings">the settings of the run</param>
+/// <param name="Models">the four trained models, in the order NoPE, RoPE, ALiBi, window NoPE</param>
+/// <param name="Extensions">the extension runs (replacement layers, attention scalings, window extensions)</param>
+/// <param name="EvalSequences">validation sequences <c>[N, EvalMultiple·C + 1]</c> (int64) used for perplexity and the long positional vectors</param>
 public sealed record PositionalVectorsResult(PositionalVectorsSettings Settings, IReadOnlyList<PositionalLmRun> Models,
     IReadOnlyList<ExtensionRun> Extensions, Tensor EvalSequences)
 {
