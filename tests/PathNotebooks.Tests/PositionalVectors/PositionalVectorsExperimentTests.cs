@@ -85,4 +85,19 @@ public class PositionalVectorsExperimentTests
         }
         Assert.True(PositionalVectorsSettings.Full.TrainLength > PositionalVectorsSettings.Tiny.TrainLength);
     }
+
+    [Fact]
+    public void BothSizesFitTheShippedCorpus()
+    {
+        // The full size is only run on a GPU: check here that its windows exist in the shipped corpus (a GPU run once
+        // failed because 256 windows of 4C + 1 tokens do not fit in the validation split).
+        var corpus = TextCorpus.Load();
+        foreach (var s in new[] { PositionalVectorsSettings.Tiny, PositionalVectorsSettings.Full })
+        {
+            s.Validate();
+            using var eval = corpus.Sequences(CorpusSplit.Validation, s.EvalSequences, s.EvalMultiple * s.TrainLength + 1);
+            using var decomposition = corpus.Sequences(CorpusSplit.Train, s.DecompositionSequences, s.TrainLength);
+            Assert.Equal(s.EvalSequences, eval.shape[0]);
+        }
+    }
 }
