@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -12,23 +11,12 @@ public class Notebook02Tests
     [Fact]
     public async Task RunsAtTinyAndYieldsChartsAndTables()
     {
-        var outDir = RepoPaths.TempDir("nb02");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoPaths.Root };
-        foreach (var a in new[] { RepoPaths.CliDll, "notebook", "run", Path.Combine(RepoPaths.Notebooks, Name + ".ipynb"), "--size", "tiny", "--device", "cpu", "--out", outDir })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stdout}\n{await stderr}");
-
-        var executed = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, Name + ".ipynb")))!;
-        var outputs = ((JsonArray)executed["cells"]!).SelectMany(c => c!["outputs"] as JsonArray ?? new JsonArray()).ToList();
-        Assert.DoesNotContain(outputs, o => o!["output_type"]!.GetValue<string>() == "error");
-        int charts = outputs.Count(o => o!["data"]?["application/vnd.plotly.v1+json"] != null);
+        var notebookRun = await RepoPaths.RunNotebookAsync(Name + ".ipynb");      // no error outputs, HTML page written
+        var outDir = notebookRun.OutputDirectory;
+        var outputs = notebookRun.Outputs;
+        int charts = notebookRun.Charts;
         // loss, 4 PCA, 2 norms, 4 cosine heatmaps, 2 sink bars, 2 drift, ppl, 2 extension charts
         Assert.True(charts >= 18, $"expected the notebook's charts, got {charts}");
-        Assert.True(File.Exists(Path.Combine(outDir, Name + ".html")));
 
         var rows = File.ReadAllLines(Path.Combine(outDir, "positional-vectors.csv"));
         Assert.StartsWith("model,base_model,setting,ppl_C,ppl_2C,ppl_4C,train_loss", rows[0]);
