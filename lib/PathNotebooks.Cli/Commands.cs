@@ -20,8 +20,9 @@ static class Commands
             Execute notebooks without the (deprecated) .NET Interactive kernel.
         pathnb notebook check <nb.ipynb>...
             Check notebooks are committable: Polyglot metadata, no outputs.
-        pathnb bench <name> [--device ...] [--shapes standard|cpu] [--iterations N] [--out DIR]
+        pathnb bench <name> [--device ...] [--shapes standard|cpu] [--iterations N] [--kernels TEXT] [--out DIR]
             Time attention kernels against SDPA in the same run and print a table. Names: {BENCHES}.
+            --kernels keeps only kernels whose name contains TEXT (e.g. "C=256"; the SDPA baseline always runs).
         pathnb corpus build [--packs DIR] [--out datasets/dotnet-api-docs.txt.gz]
             Rebuild the shipped English corpus from the .NET reference packs' XML documentation (see datasets/README.md).
         pathnb info [--device ...]
@@ -113,7 +114,7 @@ static class Commands
 
     static int Bench(Args args)
     {
-        args.AllowOnly("device", "shapes", "iterations", "out");
+        args.AllowOnly("device", "shapes", "iterations", "kernels", "out");
         if (args.Positional.Count != 1) throw new UsageException($"bench needs one name: {string.Join(", ", BenchRegistry.Names)}.");
         var name = args.Positional[0];
         var kernels = BenchRegistry.Get(name) ?? throw new UsageException($"unknown benchmark '{name}' (known: {string.Join(", ", BenchRegistry.Names)}).");
@@ -123,7 +124,10 @@ static class Commands
         int iterations = int.Parse(args.Get("iterations") ?? (info.IsCuda ? "20" : "3"), CultureInfo.InvariantCulture);
         var dtype = info.IsCuda ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;   // CPU bf16 matmuls are emulated
         Console.WriteLine($"bench {name}: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}, {dtype}, {iterations} timed runs after 2 warm-ups, shapes: {string.Join("; ", shapes)}");
-        var table = AttentionBenchmark.Run(shapes, kernels(), dtype: dtype, iterations: iterations, log: Console.WriteLine);
+        var selected = kernels().Where(k => args.Get("kernels") is not { } f || k.Name.Contains(f, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (kernels().Count > 0 && selected.Count == 0)
+            throw new UsageException($"--kernels '{args.Get("kernels")}' matches none of: {string.Join(", ", kernels().Select(k => k.Name))}.");
+        var table = AttentionBenchmark.Run(shapes, selected, dtype: dtype, iterations: iterations, log: Console.WriteLine);
         Console.WriteLine();
         Console.WriteLine(OutputFormatter.TableText(table));
         var outDir = args.Get("out") ?? Path.Combine("results", "bench");
