@@ -110,12 +110,20 @@ static class Reproduce
             var eta = fraction > 0.02 ? TimeSpan.FromSeconds(totalElapsed.TotalSeconds * (1 - fraction) / fraction) : (TimeSpan?)null;
             var line = $"[{index + 1}/{count}] {name} cell {cell}/{cells} [{new string('#', filled)}{new string('.', 24 - filled)}] " +
                        $"{notebookElapsed.TotalSeconds:F0}s{(eta is { } e ? $", ETA ~{e.TotalSeconds:F0}s" : "")}";
-            Console.Write("\r" + line.PadRight(Math.Max(10, Console.WindowWidth - 1))[..Math.Max(10, Math.Min(line.Length + 10, Console.WindowWidth - 1))]);
+            int width = Width();
+            Console.Write("\r" + (line.Length >= width ? line[..(width - 1)] : line.PadRight(width - 1)));
         }
 
         public void Clear()
         {
-            if (!redirected) Console.Write("\r" + new string(' ', Math.Max(10, Console.WindowWidth - 1)) + "\r");
+            if (!redirected) Console.Write("\r" + new string(' ', Width() - 1) + "\r");
+        }
+
+        // Some pseudo-terminals report no usable width; fall back to a common one.
+        static int Width()
+        {
+            try { return Console.WindowWidth >= 40 ? Console.WindowWidth : 100; }
+            catch (IOException) { return 100; }
         }
     }
 }
