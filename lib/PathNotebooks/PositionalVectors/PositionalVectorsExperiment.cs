@@ -23,7 +23,7 @@ public sealed record PositionalVectorsSettings
     public int Steps { get; init; } = 500;
     public int BatchSize { get; init; } = 16;
     public double LearningRate { get; init; } = 3e-3;
-    /// <summary>Validation sequences of length C averaged for the positional vectors p[l, t].</summary>
+    /// <summary>Training-split sequences of length C averaged for the positional vectors p[l, t] (the validation split is too small for the full size).</summary>
     public int DecompositionSequences { get; init; } = 256;
     /// <summary>Validation sequences of length EvalMultiple·C (perplexity, and positional vectors beyond C).</summary>
     public int EvalSequences { get; init; } = 64;
