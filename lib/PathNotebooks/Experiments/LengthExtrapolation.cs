@@ -58,9 +58,8 @@ public static class LengthExtrapolation
     public static ExtrapolationRun Run(PositionEncoding encoding, LengthExtrapolationSettings s, Action<TrainPoint>? onLog = null)
     {
         var device = Runtime.TorchRuntime.Device;
-        Kit.Seed(s.Seed);
         var config = new ModelConfig { VocabSize = s.Task.VocabSize, DModel = s.DModel, Layers = s.Layers, Heads = s.Heads, Encoding = encoding };
-        var model = new CausalLM(config).to(device);
+        var model = CausalLM.Seeded(config, s.Seed);
         var trainGen = new Generator((ulong)s.Seed + 1);
         var curve = Trainer.Train(model, _ => s.Task.Sample(s.BatchSize, s.TrainLength, trainGen, device),
             new TrainOptions { Steps = s.Steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, s.Steps / 30) }, onLog);

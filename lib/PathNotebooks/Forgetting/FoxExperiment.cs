@@ -101,8 +101,7 @@ public static class FoxExperiment
         ArgumentNullException.ThrowIfNull(corpus);
         s.Validate();
         var device = Runtime.TorchRuntime.Device;
-        Kit.Seed(s.Seed);
-        var model = new CausalLM(Config(encoding, s)).to(device);
+        var model = CausalLM.Seeded(Config(encoding, s), s.Seed);
         var sampler = corpus.Sampler(CorpusSplit.Train, s.BatchSize, s.TrainLength, s.Seed + 1, device);
         var curve = Trainer.Train(model, sampler,
             new TrainOptions { Steps = s.Steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, s.Steps / 20) }, onLog);

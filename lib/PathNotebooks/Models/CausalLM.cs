@@ -69,6 +69,18 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>
+    /// A fresh model for an experiment: seeds torch with <paramref name="seed"/> through <see cref="Kit.Seed"/> (so run.json
+    /// records it), builds the model — its initial weights depend only on the seed — and moves it to the run's device.
+    /// </summary>
+    public static CausalLM Seeded(ModelConfig config, int seed)
+    {
+        Kit.Seed(seed);
+        var model = new CausalLM(config);
+        model.to(Runtime.TorchRuntime.Device);
+        return model;
+    }
+
     /// <summary>Number of trainable parameters.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 

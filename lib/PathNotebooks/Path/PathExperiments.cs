@@ -77,9 +77,7 @@ public static class PathExperiments
         ArgumentNullException.ThrowIfNull(config);
         options ??= new FlipFlopOptions();
         var device = TorchRuntime.Device;
-        TorchRuntime.Seed(options.Seed);
-        var model = new CausalLM(config);
-        model.to(device);
+        var model = CausalLM.Seeded(config, options.Seed);
         var trainGen = new Generator((ulong)options.Seed + 1);
         var clock = Stopwatch.StartNew();
         var history = Trainer.Train(model,
@@ -118,9 +116,7 @@ public static class PathExperiments
         if (options.EvalLengths.Count == 0 || options.EvalLengths.Any(l => l < 1))
             throw new ArgumentException("EvalLengths must be a non-empty list of lengths ≥ 1.", nameof(options));
         var device = TorchRuntime.Device;
-        TorchRuntime.Seed(options.Seed);
-        var model = new CausalLM(config);
-        model.to(device);
+        var model = CausalLM.Seeded(config, options.Seed);
         var trainGen = new Generator((ulong)options.Seed + 1);
         var clock = Stopwatch.StartNew();
         var history = Trainer.Train(model, _ => WordProblem.Generate(group, options.BatchSize, options.Length, trainGen, device, options.Alphabet),

@@ -158,8 +158,7 @@ public static class PositionalVectorsExperiment
         for (int i = 0; i < models.Count; i++)
         {
             var (name, config) = models[i];
-            Kit.Seed(s.Seed + i);
-            var model = new CausalLM(config).to(device);
+            var model = CausalLM.Seeded(config, s.Seed + i);
             var sampler = corpus.Sampler(CorpusSplit.Train, s.BatchSize, c, s.Seed + 100 + i, device);
             var clock = Stopwatch.StartNew();
             var curve = Trainer.Train(model, sampler,
