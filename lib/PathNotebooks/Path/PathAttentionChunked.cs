@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using PathNotebooks.Runtime;
 
 namespace PathNotebooks.PaTH;
 
@@ -22,9 +23,13 @@ public static class PathAttentionChunked
 
     /// <summary>
     /// PaTH (or PaTH-FoX) attention with online softmax (FlashAttention statistics per query chunk), so no
-    /// <c>[B, H, T, T]</c> tensor is ever built. Without gradients memory is O(B·H·T·(D + Dv)) plus one
-    /// <c>[B, H, N, C, C]</c> block; under autograd the per-step probability blocks are kept for the backward
-    /// (≈ half of a causal <c>[B, H, T, T]</c> in total), still less than <see cref="ForwardMaterialized"/>.
+    /// <c>[B, H, T, T]</c> tensor is ever built. The intra-chunk part (UT transform, boundary-adjusted queries and keys)
+    /// is ordinary autograd; the δ-sweep across chunks is one autograd function (<see cref="Sweep"/>) whose backward
+    /// recomputes every block's probabilities from the saved row log-sum-exp. Memory: O(B·H·T·(D + Dv)) without
+    /// gradients; with gradients also the moved queries of every sweep step, <c>B·H·T²·D / (2C)</c> numbers (at C = D
+    /// the size of half a causal attention matrix; 4× less at C = 256, D = 64), never the probabilities.
+    /// <para>On CUDA with half-precision inputs the float32 matmuls run as TF32 (10-bit mantissa, float32 range and
+    /// accumulation): more precise than the bf16 inputs, and what makes the sweep fast. float32 inputs stay full float32.</para>
     /// </summary>
     /// <param name="q"><c>[B, H, T, D]</c></param>
     /// <param name="k"><c>[B, H, T, D]</c></param>
@@ -40,44 +45,174 @@ public static class PathAttentionChunked
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
         CheckChunk(chunkSize);
+        using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
         var p = Prepare(q, k, v, w, beta, logForget, chunkSize);
         double sc = scale ?? 1.0 / Math.Sqrt(q.shape[3]);
-        int n = p.Chunks;
 
-        var s = sc * p.IntraLogits;                                                   // [B, H, N, C, C]
-        if (p.Cumulative is not null) s = s + sc * (p.Cumulative.unsqueeze(-1) - p.Cumulative.unsqueeze(-2));
-        s = s.masked_fill(p.AboveDiagonal, double.NegativeInfinity);
-        var m = s.detach().amax(new long[] { -1 });                                   // running max [B, H, N, C] (a stabiliser: no gradient needed)
-        var e = (s - m.unsqueeze(-1)).exp();
-        var l = e.sum(-1);                                                             // running sum [B, H, N, C]
-        var acc = e.matmul(p.V);                                                       // accumulator [B, H, N, C, Dv]
-        var qCur = p.QTilde;                                                           // queries moved to the start of their chunk
+        var intra = sc * p.IntraLogits;                                               // [B, H, N, C, C]
+        if (p.Cumulative is not null) intra = intra + sc * (p.Cumulative.unsqueeze(-1) - p.Cumulative.unsqueeze(-2));
+        intra = intra.masked_fill(p.AboveDiagonal, double.NegativeInfinity);
+        // The sweep works chunk-major, [N, B·H, C, X]: slicing chunks is then a contiguous view, so the batched
+        // matmuls of a step read their operands in place instead of copying them.
+        var bias = p.Cumulative is null ? empty(0, dtype: intra.dtype, device: intra.device) : ChunkMajor(sc * p.Cumulative.unsqueeze(-1)).squeeze(-1);
+        var inputs = new[] { ChunkMajor(intra), ChunkMajor(sc * p.QTilde), ChunkMajor(p.KTilde), ChunkMajor(p.W), ChunkMajor(p.U), ChunkMajor(p.V), bias };
+        var o = is_grad_enabled() && inputs.Any(t => t.requires_grad)
+            ? SweepFunction.apply(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], inputs[6], tf32.Active)
+            : Sweep.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], bias.numel() == 0 ? null : bias, keepQueries: false).Output;
+        // [N, B·H, C, Dv] → [B, H, N, C, Dv]
+        var chunked = o.reshape(p.Chunks, p.BatchSize, p.Heads, p.ChunkSize, o.shape[^1]).permute(1, 2, 0, 3, 4);
+        return p.Unchunk(chunked).to(q.dtype).MoveToOuterDisposeScope();
 
-        for (int delta = 1; delta < n; delta++)
+        Tensor ChunkMajor(Tensor x) =>                                                // [B, H, N, C, X] → [N, B·H, C, X]
+            x.reshape(p.BatchSize * p.Heads, p.Chunks, p.ChunkSize, x.shape[^1]).transpose(0, 1).contiguous();
+    }
+
+    /// <summary>
+    /// The cross-chunk δ-sweep with online softmax, chunk-major layout <c>[N, B·H, C, X]</c>, no autograd inside.
+    /// Inputs: intra-chunk logits S₀ (scaled, −∞ above the diagonal) <c>[N, G, C, C]</c>; scaled boundary queries X = scale·Q̃
+    /// and keys K̃ <c>[N, G, C, D]</c>; the chunk products as W, U (<c>P = I − Wᵀ U</c>) <c>[N, G, C, D]</c>; values
+    /// <c>[N, G, C, Dv]</c>; optional scaled cumulative log-forget c <c>[N, G, C]</c> (bias <c>c_i − c_j</c>).
+    /// Step δ pairs query chunks δ … N−1 with key chunks 0 … N−1−δ; afterwards the queries of chunks δ+1 … N−1 cross
+    /// one more chunk: <c>X ← X − (X Wᵀ) U</c>.
+    /// </summary>
+    internal static class Sweep
+    {
+        public sealed record Result(Tensor Output, Tensor LogSumExp, Tensor[] MovedQueries);
+
+        /// <summary>Output <c>[N, G, C, Dv]</c>, row log-sum-exp <c>[N, G, C]</c> and (if asked) the queries of every step.</summary>
+        public static Result Forward(Tensor intra, Tensor x, Tensor kTilde, Tensor w, Tensor u, Tensor v, Tensor? bias, bool keepQueries)
         {
-            var qa = qCur[.., .., delta..];                                            // query chunks δ … N−1
-            var keys = p.KTilde[.., .., ..(n - delta)];                                // key chunks 0 … N−1−δ
-            var sd = sc * qa.matmul(keys.transpose(-2, -1));                           // [B, H, N−δ, C, C]
-            if (p.Cumulative is not null)
-                sd = sd + sc * (p.Cumulative[.., .., delta..].unsqueeze(-1) - p.Cumulative[.., .., ..(n - delta)].unsqueeze(-2));
-            var mOld = m[.., .., delta..];
-            var mNew = maximum(mOld, sd.detach().amax(new long[] { -1 }));
-            var rescale = (mOld - mNew).exp();
-            var ed = (sd - mNew.unsqueeze(-1)).exp();
-            var lNew = l[.., .., delta..] * rescale + ed.sum(-1);
-            var accNew = acc[.., .., delta..] * rescale.unsqueeze(-1) + ed.matmul(p.V[.., .., ..(n - delta)]);
-            m = cat(new[] { m[.., .., ..delta], mNew }, 2);
-            l = cat(new[] { l[.., .., ..delta], lNew }, 2);
-            acc = cat(new[] { acc[.., .., ..delta], accNew }, 2);
-            if (delta < n - 1)
+            using var noGrad = no_grad();
+            int n = (int)x.shape[0];
+            var rowMax = intra.amax(new long[] { -1 });                               // [N, G, C]; the diagonal is always finite
+            var e = (intra - rowMax.unsqueeze(-1)).exp_();
+            var rowSum = e.sum(-1);
+            var acc = e.matmul(v);                                                    // [N, G, C, Dv]
+            var moved = new Tensor[keepQueries ? Math.Max(n - 1, 0) : 0];
+            var xs = n > 1 ? x[1..] : x;                                              // queries of chunks 1 … N−1 at their chunk start
+            for (int delta = 1; delta < n; delta++)
             {
-                var crossed = qa - qa.matmul(p.W[.., .., ..(n - delta)].transpose(-2, -1)).matmul(p.U[.., .., ..(n - delta)]);
-                qCur = cat(new[] { qCur[.., .., ..delta], crossed }, 2);
+                using var step = NewDisposeScope();
+                if (keepQueries) moved[delta - 1] = xs;
+                var s = Logits(xs, kTilde, bias, delta, n);                           // [N−δ, G, C, C]
+                var mOld = rowMax[delta..];
+                var mNew = maximum(mOld, s.amax(new long[] { -1 }));
+                s.sub_(mNew.unsqueeze(-1)).exp_();
+                var correction = (mOld - mNew).exp_();
+                rowSum[delta..].mul_(correction).add_(s.sum(-1));
+                acc[delta..].mul_(correction.unsqueeze(-1)).add_(s.matmul(v[..(n - delta)]));
+                mOld.copy_(mNew);
+                if (delta < n - 1)
+                {
+                    var y = xs[1..];                                                  // chunks δ+1 … N−1 cross chunks 1 … N−1−δ
+                    var crossed = (y - y.matmul(w[1..(n - delta)].transpose(-2, -1)).matmul(u[1..(n - delta)])).MoveToOuterDisposeScope();
+                    if (!keepQueries && delta > 1) xs.Dispose();                       // only the backward needs old steps
+                    xs = crossed;
+                }
             }
+            var output = acc.div_(rowSum.unsqueeze(-1));
+            var logSumExp = rowMax.add_(rowSum.log_());
+            return new Result(output, logSumExp, moved);
         }
-        var o = acc / l.unsqueeze(-1);                                                 // [B, H, N, C, Dv]
-        return p.Unchunk(o).to(q.dtype).MoveToOuterDisposeScope();
+
+        /// <summary>Logits of step δ: <c>X Kᵀ</c> (+ <c>c_i − c_j</c>) for query chunks δ … N−1 and key chunks 0 … N−1−δ.</summary>
+        static Tensor Logits(Tensor xs, Tensor kTilde, Tensor? bias, int delta, int n)
+        {
+            var s = xs.matmul(kTilde[..(n - delta)].transpose(-2, -1));
+            if (bias is not null)
+                s.add_(bias[delta..].unsqueeze(-1)).sub_(bias[..(n - delta)].unsqueeze(-2));
+            return s;
+        }
+
+        /// <summary>
+        /// Gradients of the sweep (FlashAttention-style recomputation): per step, P = exp(S − lse), dV += Pᵀ dO,
+        /// dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dK̃ += dSᵀ X, dX = dS K̃ + (gradient arriving from the next step through
+        /// <c>X' = X − (X Wᵀ) U</c>: dX += dX' − (dX' Uᵀ) W, dU −= (X Wᵀ)ᵀ dX', dW −= (dX' Uᵀ)ᵀ X), walking δ downwards.
+        /// </summary>
+        /// <returns>dS₀, dX (= d(scale·Q̃)), dK̃, dW, dU, dV, dBias (null without a bias)</returns>
+        public static Tensor?[] Backward(Tensor gradOutput, Tensor output, Tensor logSumExp, Tensor[] moved,
+            Tensor intra, Tensor kTilde, Tensor w, Tensor u, Tensor v, Tensor? bias)
+        {
+            using var noGrad = no_grad();
+            int n = (int)kTilde.shape[0];
+            var dO = gradOutput.to(output.dtype);
+            var rowDot = (dO * output).sum(-1);                                      // [N, G, C] = rowsum(dO ⊙ O)
+            var p0 = (intra - logSumExp.unsqueeze(-1)).exp_();
+            var dIntra = dO.matmul(v.transpose(-2, -1)).sub_(rowDot.unsqueeze(-1)).mul_(p0);
+            var dV = p0.transpose(-2, -1).matmul(dO);
+            var dK = zeros_like(kTilde);
+            var dW = zeros_like(w);
+            var dU = zeros_like(u);
+            var dBias = bias is null ? null : zeros_like(bias);
+            var dX = zeros_like(kTilde);
+            Tensor? next = null;                                                      // gradient of the queries of step δ+1
+            for (int delta = n - 1; delta >= 1; delta--)
+            {
+                using var step = NewDisposeScope();
+                var xs = moved[delta - 1];                                            // [N−δ, G, C, D], query chunks δ … N−1
+                var keys = kTilde[..(n - delta)];
+                var s = Logits(xs, kTilde, bias, delta, n);
+                var p = s.sub_(logSumExp[delta..].unsqueeze(-1)).exp_();              // [N−δ, G, C, C]
+                var dOq = dO[delta..];
+                dV[..(n - delta)].add_(p.transpose(-2, -1).matmul(dOq));
+                var dS = dOq.matmul(v[..(n - delta)].transpose(-2, -1)).sub_(rowDot[delta..].unsqueeze(-1)).mul_(p);
+                dK[..(n - delta)].add_(dS.transpose(-2, -1).matmul(xs));
+                if (dBias is not null)
+                {
+                    dBias[delta..].add_(dS.sum(-1));
+                    dBias[..(n - delta)].sub_(dS.sum(-2));
+                }
+                var grad = dS.matmul(keys);                                           // [N−δ, G, C, D]
+                if (next is not null)
+                {
+                    var y = xs[1..];
+                    var ws = w[1..(n - delta)];
+                    var us = u[1..(n - delta)];
+                    var gu = next.matmul(us.transpose(-2, -1));                       // dX' Uᵀ  [.., C, C]
+                    dU[1..(n - delta)].sub_(y.matmul(ws.transpose(-2, -1)).transpose(-2, -1).matmul(next));
+                    dW[1..(n - delta)].sub_(gu.transpose(-2, -1).matmul(y));
+                    grad[1..].add_(next).sub_(gu.matmul(ws));
+                }
+                next?.Dispose();
+                next = grad.MoveToOuterDisposeScope();
+            }
+            if (next is not null) dX[1..].copy_(next);
+            return new Tensor?[] { dIntra, dX, dK, dW, dU, dV, dBias };
+        }
+    }
+
+    /// <summary>Autograd wrapper of <see cref="Sweep"/>: saves the output, the row log-sum-exp and the moved queries.</summary>
+    sealed class SweepFunction : autograd.SingleTensorFunction<SweepFunction>
+    {
+        public override string Name => "PathChunkSweep";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            Tensor intra = (Tensor)vars[0], x = (Tensor)vars[1], kTilde = (Tensor)vars[2], w = (Tensor)vars[3],
+                u = (Tensor)vars[4], v = (Tensor)vars[5], bias = (Tensor)vars[6];
+            using var scope = NewDisposeScope();
+            var r = Sweep.Forward(intra, x, kTilde, w, u, v, bias.numel() == 0 ? null : bias, keepQueries: true);
+            ctx.save_data("tf32", (bool)vars[7]);
+            var saved = new List<Tensor> { intra, kTilde, w, u, v, bias, r.Output.MoveToOuterDisposeScope(), r.LogSumExp.MoveToOuterDisposeScope() };
+            saved.AddRange(r.MovedQueries.Select(t => t.MoveToOuterDisposeScope()));
+            ctx.save_for_backward(saved);
+            // Return a new tensor: the saved output must stay untouched by whatever the caller does with the result.
+            return r.Output.clone().MoveToOuterDisposeScope();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var saved = ctx.get_saved_variables();
+            Tensor intra = saved[0], kTilde = saved[1], w = saved[2], u = saved[3], v = saved[4], bias = saved[5], output = saved[6], lse = saved[7];
+            var moved = saved.Skip(8).ToArray();
+            using var tf32 = Tf32Scope.For(gradOutput, (bool)ctx.get_data("tf32"));
+            using var scope = NewDisposeScope();
+            var g = Sweep.Backward(gradOutput, output, lse, moved, intra, kTilde, w, u, v, bias.numel() == 0 ? null : bias);
+            var grads = g.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
+            grads.Add(null!);                                                         // the TF32 flag
+            return grads;
+        }
     }
 
     /// <summary>

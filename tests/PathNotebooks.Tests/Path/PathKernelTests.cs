@@ -105,6 +105,61 @@ public class PathKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(37, 8)]     // five chunks, the last one partial: every step of the sweep's backward chain
+    [InlineData(40, 1)]     // chunk size 1: every query crosses one transform per step
+    public void SweepGradientsMatchNaiveOverManyChunks(int t, int chunk)
+    {
+        foreach (var withGate in new[] { false, true })
+        {
+            Tensor[] Grads(Func<PathInputs, Tensor> f)
+            {
+                var x = PathInputs.Random(2, 1, t, 6, ScalarType.Float64, 21, grad: true);
+                var upstream = randn(new long[] { 2, 1, t, 6 }, generator: new Generator(5), dtype: ScalarType.Float64);
+                (f(x) * upstream).sum().backward();
+                return x.All.Select(a => a.grad ?? zeros(1)).ToArray();
+            }
+            var naive = Grads(x => PathAttentionNaive.Forward(x.Q, x.K, x.V, x.W, x.Beta, withGate ? x.LogForget : null));
+            var chunked = Grads(x => PathAttentionChunked.Forward(x.Q, x.K, x.V, x.W, x.Beta, withGate ? x.LogForget : null, chunk, scale: 0.7));
+            var scaledNaive = Grads(x => PathAttentionNaive.Forward(x.Q, x.K, x.V, x.W, x.Beta, withGate ? x.LogForget : null, scale: 0.7));
+            var names = new[] { "q", "k", "v", "w", "beta", "logForget" };
+            for (int i = 0; i < (withGate ? 6 : 5); i++)
+            {
+                Assert.True(Compare.RelativeError(naive[i], scaledNaive[i]) > 1e-3, "the scale must matter");
+                Assert.True(Compare.RelativeError(chunked[i], scaledNaive[i]) < 1e-9, $"grad {names[i]} (gate {withGate}): {Compare.RelativeError(chunked[i], scaledNaive[i])}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Float32GradientsMatchTheFloat64Reference()
+    {
+        var x = PathInputs.Random(1, 2, 45, 8, ScalarType.Float64, 31);
+        var upstream = randn(new long[] { 1, 2, 45, 8 }, generator: new Generator(6), dtype: ScalarType.Float64);
+        Tensor[] Grads(ScalarType dtype, Func<Tensor[], Tensor> f)
+        {
+            var leaves = x.All.Select(a => a.to(dtype).detach().requires_grad_(true)).ToArray();
+            (f(leaves).to(ScalarType.Float64) * upstream).sum().backward();
+            return leaves.Select(a => a.grad!.to(ScalarType.Float64)).ToArray();
+        }
+        var reference = Grads(ScalarType.Float64, a => PathAttentionNaive.Forward(a[0], a[1], a[2], a[3], a[4], a[5]));
+        var fp32 = Grads(ScalarType.Float32, a => PathAttentionChunked.Forward(a[0], a[1], a[2], a[3], a[4], a[5], 16));
+        for (int i = 0; i < 6; i++)
+            Assert.True(Compare.RelativeError(fp32[i], reference[i]) < 1e-3, $"grad {i}: {Compare.RelativeError(fp32[i], reference[i])}");
+    }
+
+    [Fact]
+    public void ForwardWithoutGradientsEqualsForwardWithGradients()
+    {
+        var x = PathInputs.Random(1, 2, 33, 8, ScalarType.Float64, 41, grad: true);
+        var tracked = PathAttentionChunked.Forward(x.Q, x.K, x.V, x.W, x.Beta, x.LogForget, 8);
+        Assert.True(tracked.requires_grad);
+        Tensor plain;
+        using (no_grad()) plain = PathAttentionChunked.Forward(x.Q, x.K, x.V, x.W, x.Beta, x.LogForget, 8);
+        Assert.False(plain.requires_grad);
+        Assert.True(Compare.RelativeError(plain, tracked.detach()) < 1e-14);
+    }
+
     [Fact]
     public void BetaZeroIsPlainCausalSoftmaxAttention()
     {
