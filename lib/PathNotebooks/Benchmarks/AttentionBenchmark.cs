@@ -119,6 +119,33 @@ public static class AttentionBenchmark
             new DoubleDataFrameColumn("x baseline", rows.Select(r => Math.Round(r.Ms / Base(r.Shape, r.Pass), 2))));
     }
 
+    /// <summary>
+    /// Peak device memory (MiB) one kernel reserves on one shape, beyond its inputs: growth of CUDA memory in use after a
+    /// forward without gradients, then after a forward+backward. Run it in a fresh process (the caching allocator
+    /// keeps what earlier kernels reserved); <c>pathnb bench --memory</c> starts one child per kernel and shape.
+    /// Null off CUDA.
+    /// </summary>
+    public static (double Forward, double ForwardBackward)? PeakMemoryMiB(BenchShape shape, BenchKernel kernel, ScalarType dtype = ScalarType.BFloat16)
+    {
+        var device = TorchRuntime.Device;
+        if (device.type != TorchSharp.DeviceType.CUDA) return null;
+        using var inputs = BenchInputs.Random(shape, device, dtype);
+        Sync(device);
+        if (CudaMemory.UsedBytes() is not long before) return null;
+        using (var s = NewDisposeScope()) using (no_grad()) kernel.Forward(inputs);
+        Sync(device);
+        long afterForward = CudaMemory.UsedBytes() ?? before;
+        using (var s = NewDisposeScope())
+        {
+            var o = kernel.Forward(inputs);
+            o.backward(new[] { ones_like(o) });
+        }
+        Sync(device);
+        long afterBackward = CudaMemory.UsedBytes() ?? afterForward;
+        const double mib = 1024.0 * 1024.0;
+        return ((afterForward - before) / mib, (afterBackward - before) / mib);
+    }
+
     /// <summary>The standard shapes: bf16, H = 16, D = 64, (T, B) = (2048, 16), (4096, 8), (8192, 4).</summary>
     public static IReadOnlyList<BenchShape> StandardShapes { get; } = new[] { new BenchShape(2048, 16), new BenchShape(4096, 8), new BenchShape(8192, 4) };
 

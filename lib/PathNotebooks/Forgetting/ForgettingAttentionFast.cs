@@ -1,5 +1,6 @@
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Forgetting;
 
@@ -187,13 +188,11 @@ public static class ForgettingAttentionFast
                 dc[.., .., m0..m1].add_(dcm);
             }
             var dLogForget = dc.flip(-1).cumsum(-1).flip(-1);                         // Σ_{i ≥ l} dc_i
-            var grads = new List<Tensor>
+            var grads = new Tensor?[]
             {
-                dq.to(q.dtype).MoveToOuterDisposeScope(), dk.to(k.dtype).MoveToOuterDisposeScope(),
-                dv.to(v.dtype).MoveToOuterDisposeScope(), dLogForget.to(logForget.dtype).MoveToOuterDisposeScope(),
-                null!, null!,
+                dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), dLogForget.to(logForget.dtype), null, null,
             };
-            return grads;
+            return CustomGradients.Return(grads, saved.Append(gradOutput));
         }
     }
 

@@ -209,9 +209,7 @@ public static class PathAttentionChunked
             using var tf32 = Tf32Scope.For(gradOutput, (bool)ctx.get_data("tf32"));
             using var scope = NewDisposeScope();
             var g = Sweep.Backward(gradOutput, output, lse, moved, intra, kTilde, w, u, v, bias.numel() == 0 ? null : bias);
-            var grads = g.Select(t => t?.MoveToOuterDisposeScope()!).ToList();
-            grads.Add(null!);                                                         // the TF32 flag
-            return grads;
+            return CustomGradients.Return(g.Append(null), saved.Append(gradOutput));   // null: the TF32 flag
         }
     }
 

@@ -73,7 +73,7 @@ public static class PositionalAnalysis
         foreach (var l in which)
         {
             using var scope = NewDisposeScope();
-            var (scores, ratio) = Pca(decomposition.P[l], components);
+            var (scores, ratio) = Pca(decomposition.P[l].cpu(), components);        // small; read back below
             var sc = scores.contiguous().data<double>().ToArray();
             var ra = ratio.data<double>().ToArray();
             for (int t = 0; t < decomposition.Length; t++)
@@ -130,7 +130,7 @@ public static class PositionalAnalysis
         for (int l = 0; l < decomposition.Layers; l++)
         {
             using var scope = NewDisposeScope();
-            var p = decomposition.P[l].to(ScalarType.Float64);                     // [T, D]
+            var p = decomposition.P[l].to(ScalarType.Float64).cpu();               // [T, D]; small, and read back below
             if (centre) p = p - p[..window].mean(new long[] { 0 }, keepdim: true);
             var cos = CosineSimilarity(p)[.., ..window];                           // [T, C]
             var self = eye(decomposition.Length, window, ScalarType.Bool);             // t = s (in-window rows only)
