@@ -11,6 +11,17 @@ namespace PathNotebooks.PaTH;
 /// <param name="U"><c>T diag(β) W</c>, <c>[..., L, d]</c></param>
 public sealed record UTForm(Tensor T, Tensor U);
 
+/// <summary>Ways to invert a unit lower-triangular matrix in <see cref="Householder.UT"/>.</summary>
+public enum UnitLowerInverse
+{
+    /// <summary>Triangular solve on CUDA, block inverse elsewhere.</summary>
+    Auto,
+    /// <summary>Recursive 2×2 block inversion with batched matmuls (<see cref="Householder.InverseUnitLowerBlockwise"/>).</summary>
+    Blockwise,
+    /// <summary><c>torch.linalg.solve_triangular</c> (<see cref="Householder.InverseUnitLower"/>).</summary>
+    TriangularSolve,
+}
+
 /// <summary>
 /// Householder-like transforms <c>H_t = I − β_t w_t w_tᵀ</c> (‖w_t‖ = 1, β_t ∈ (0, 2)), the building block of PaTH.
 /// The eigenvalue of <c>H_t</c> along <c>w_t</c> is <c>1 − β_t ∈ (−1, 1)</c>; every other eigenvalue is 1.
@@ -28,7 +39,7 @@ public sealed record UTForm(Tensor T, Tensor U);
 /// <para><c>I + A</c> is unit lower-triangular, so <c>T</c> is exact by one triangular solve
 /// (<c>torch.linalg.solve_triangular(I + A, I, upper: false, unitriangular: true)</c>, <see cref="InverseUnitLower"/>)
 /// or, equivalently and faster on CPU for many small matrices, by recursive 2×2 block inversion
-/// (<see cref="InverseUnitLowerBlockwise"/>, what <see cref="UT"/> uses; tests pin the two together). We never use the nilpotent
+/// (<see cref="InverseUnitLowerBlockwise"/>; <see cref="Inverse"/> picks one per device, tests pin the two together). We never use the nilpotent
 /// power/doubling series <c>(I − A)(I + A²)(I + A⁴)⋯</c>: with repeated identical w and β near 2 its intermediate
 /// powers explode (~1e27) and fp32 results become garbage (ALGORITHMS.md §2.5).</para>
 /// <para>Because <c>I + A</c> is lower-triangular, every diagonal block of <c>T</c> is the inverse of the matching
@@ -126,7 +137,14 @@ public static class Householder
     public static Tensor Product(Tensor w, Tensor beta) => Product(w, beta, 0, (int)w.shape[^2] - 1);
 
     /// <summary>
-    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> (exact block inversion, see <see cref="InverseUnitLowerBlockwise"/>),
+    /// How <see cref="UT"/> inverts <c>I + A</c>. Both ways are exact and pinned together by the tests; Auto takes the
+    /// batched triangular solve on CUDA and the recursive block inverse elsewhere (libtorch's batched CPU solve is slow
+    /// for many small matrices).
+    /// </summary>
+    public static UnitLowerInverse Inverse { get; set; } = UnitLowerInverse.Auto;
+
+    /// <summary>
+    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> (exact, see <see cref="Inverse"/>),
     /// <c>U = T diag(β) W</c>. Computed in float32 for half-precision inputs (float64 stays float64).
     /// See the class remarks for the derivation.
     /// </summary>
@@ -139,7 +157,10 @@ public static class Householder
         var dtype = AccumulationType(w.dtype);
         var w32 = w.to(dtype);
         var bw = beta.to(dtype).unsqueeze(-1) * w32;                                  // diag(β) W   [..., L, d]
-        var t = InverseUnitLowerBlockwise(bw.matmul(w32.transpose(-2, -1)).tril(-1)); // (I + A)⁻¹  [..., L, L]
+        var a = bw.matmul(w32.transpose(-2, -1)).tril(-1);                            // A  [..., L, L]
+        var t = Inverse == UnitLowerInverse.TriangularSolve || (Inverse == UnitLowerInverse.Auto && w.device_type == DeviceType.CUDA)
+            ? InverseUnitLower(a)                                                     // (I + A)⁻¹: one batched solve (fast on GPUs)
+            : InverseUnitLowerBlockwise(a);                                           // (I + A)⁻¹: batched matmuls (fast on CPUs)
         var u = t.matmul(bw);                                                         // [..., L, d]
         return new UTForm(t.MoveToOuterDisposeScope(), u.MoveToOuterDisposeScope());
     }
@@ -163,7 +184,7 @@ public static class Householder
     /// batched matmuls only: <c>inv([[L11, 0], [L21, L22]]) = [[X11, 0], [−X22 L21 X11, X22]]</c>, from 1×1 blocks up
     /// (log₂ L levels; L is zero-padded to a power of two, which appends an identity block). Same result as the
     /// triangular solve, stable (no powers of A), and much faster than libtorch's batched CPU solve for many small
-    /// matrices; used by <see cref="UT"/>.
+    /// matrices; what <see cref="UT"/> uses on CPUs.
     /// </summary>
     public static Tensor InverseUnitLowerBlockwise(Tensor strictlyLower)
     {

@@ -56,10 +56,14 @@ public static class PathAttentionChunked
         // The sweep works chunk-major, [N, B·H, C, X]: slicing chunks is then a contiguous view, so the batched
         // matmuls of a step read their operands in place instead of copying them.
         var bias = p.Cumulative is null ? empty(0, dtype: intra.dtype, device: intra.device) : ChunkMajor(sc * p.Cumulative.unsqueeze(-1)).squeeze(-1);
-        var inputs = new[] { ChunkMajor(intra), ChunkMajor(sc * p.QTilde), ChunkMajor(p.KTilde), ChunkMajor(p.W), ChunkMajor(p.U), ChunkMajor(p.V), bias };
+        // Crossing a whole chunk is the dense D×D product P = I − Wᵀ U of its transforms (row vectors: x ← x P).
+        // With C ≥ D/2 one X·P costs less than X − (X Wᵀ) U and builds no C×C intermediate.
+        var wc = ChunkMajor(p.W);
+        var transition = eye(wc.shape[^1], dtype: wc.dtype, device: wc.device) - wc.transpose(-2, -1).matmul(ChunkMajor(p.U));   // [N, G, D, D]
+        var inputs = new[] { ChunkMajor(intra), ChunkMajor(sc * p.QTilde), ChunkMajor(p.KTilde), transition, ChunkMajor(p.V), bias };
         var o = is_grad_enabled() && inputs.Any(t => t.requires_grad)
-            ? SweepFunction.apply(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], inputs[6], tf32.Active)
-            : Sweep.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], bias.numel() == 0 ? null : bias, keepQueries: false).Output;
+            ? SweepFunction.apply(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], tf32.Active)
+            : Sweep.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], bias.numel() == 0 ? null : bias, keepQueries: false).Output;
         // [N, B·H, C, Dv] → [B, H, N, C, Dv]
         var chunked = o.reshape(p.Chunks, p.BatchSize, p.Heads, p.ChunkSize, o.shape[^1]).permute(1, 2, 0, 3, 4);
         return p.Unchunk(chunked).to(q.dtype).MoveToOuterDisposeScope();
@@ -69,26 +73,38 @@ public static class PathAttentionChunked
     }
 
     /// <summary>
-    /// The cross-chunk δ-sweep with online softmax, chunk-major layout <c>[N, B·H, C, X]</c>, no autograd inside.
-    /// Inputs: intra-chunk logits S₀ (scaled, −∞ above the diagonal) <c>[N, G, C, C]</c>; scaled boundary queries X = scale·Q̃
-    /// and keys K̃ <c>[N, G, C, D]</c>; the chunk products as W, U (<c>P = I − Wᵀ U</c>) <c>[N, G, C, D]</c>; values
+    /// The cross-chunk δ-sweep with online softmax, chunk-major layout <c>[N, G, C, X]</c> (G = B·H), no autograd inside.
+    /// Inputs: intra-chunk logits S₀ (scaled, −∞ above the diagonal) <c>[N, G, C, C]</c>; scaled boundary queries
+    /// X = scale·Q̃ and keys K̃ <c>[N, G, C, D]</c>; the chunk transitions <c>P = I − Wᵀ U</c> <c>[N, G, D, D]</c>; values
     /// <c>[N, G, C, Dv]</c>; optional scaled cumulative log-forget c <c>[N, G, C]</c> (bias <c>c_i − c_j</c>).
-    /// Step δ pairs query chunks δ … N−1 with key chunks 0 … N−1−δ; afterwards the queries of chunks δ+1 … N−1 cross
-    /// one more chunk: <c>X ← X − (X Wᵀ) U</c>.
+    /// Step δ pairs query chunks δ … N−1 with key chunks 0 … N−1−δ; then the queries of chunks δ+1 … N−1 cross one
+    /// more chunk, <c>X ← X P</c>.
+    /// <para>Two matmuls carry an extra column so that no separate pass over a C×C block is needed: values get a column
+    /// of ones (the forward's row sums come out of <c>E·[V, 1]</c>), and the backward's <c>dO Vᵀ − rowsum(dO ⊙ O)</c> is
+    /// <c>[dO, −rowsum]·[V, 1]ᵀ</c>. Both are padded with zero columns to a multiple of 4 (aligned TF32/float tiles).</para>
     /// </summary>
     internal static class Sweep
     {
         public sealed record Result(Tensor Output, Tensor LogSumExp, Tensor[] MovedQueries);
 
+        /// <summary><c>[..., X]</c> → <c>[..., X + 1 + pad]</c>: <paramref name="x"/>, then <paramref name="extra"/> (<c>[...]</c>), then zeros.</summary>
+        static Tensor Augment(Tensor x, Tensor extra)
+        {
+            long width = x.shape[^1] + 1, padded = (width + 3) / 4 * 4;
+            var parts = new List<Tensor> { x, extra.unsqueeze(-1) };
+            if (padded > width) parts.Add(zeros([.. x.shape[..^1], padded - width], dtype: x.dtype, device: x.device));
+            return cat(parts, -1);
+        }
+
         /// <summary>Output <c>[N, G, C, Dv]</c>, row log-sum-exp <c>[N, G, C]</c> and (if asked) the queries of every step.</summary>
-        public static Result Forward(Tensor intra, Tensor x, Tensor kTilde, Tensor w, Tensor u, Tensor v, Tensor? bias, bool keepQueries)
+        public static Result Forward(Tensor intra, Tensor x, Tensor kTilde, Tensor transition, Tensor v, Tensor? bias, bool keepQueries)
         {
             using var noGrad = no_grad();
             int n = (int)x.shape[0];
+            long dv = v.shape[^1];
+            var vOnes = Augment(v, ones(v.shape[..^1], dtype: v.dtype, device: v.device));      // [N, G, C, Dv + 1 + pad]
             var rowMax = intra.amax(new long[] { -1 });                               // [N, G, C]; the diagonal is always finite
-            var e = (intra - rowMax.unsqueeze(-1)).exp_();
-            var rowSum = e.sum(-1);
-            var acc = e.matmul(v);                                                    // [N, G, C, Dv]
+            var acc = (intra - rowMax.unsqueeze(-1)).exp_().matmul(vOnes);            // [.., Dv]: Σ e·v, [.., Dv]: Σ e
             var moved = new Tensor[keepQueries ? Math.Max(n - 1, 0) : 0];
             var xs = n > 1 ? x[1..] : x;                                              // queries of chunks 1 … N−1 at their chunk start
             for (int delta = 1; delta < n; delta++)
@@ -100,19 +116,18 @@ public static class PathAttentionChunked
                 var mNew = maximum(mOld, s.amax(new long[] { -1 }));
                 s.sub_(mNew.unsqueeze(-1)).exp_();
                 var correction = (mOld - mNew).exp_();
-                rowSum[delta..].mul_(correction).add_(s.sum(-1));
-                acc[delta..].mul_(correction.unsqueeze(-1)).add_(s.matmul(v[..(n - delta)]));
+                acc[delta..].mul_(correction.unsqueeze(-1)).add_(s.matmul(vOnes[..(n - delta)]));
                 mOld.copy_(mNew);
                 if (delta < n - 1)
                 {
-                    var y = xs[1..];                                                  // chunks δ+1 … N−1 cross chunks 1 … N−1−δ
-                    var crossed = (y - y.matmul(w[1..(n - delta)].transpose(-2, -1)).matmul(u[1..(n - delta)])).MoveToOuterDisposeScope();
+                    var crossed = xs[1..].matmul(transition[1..(n - delta)]).MoveToOuterDisposeScope();   // chunks δ+1 … cross chunks 1 … N−1−δ
                     if (!keepQueries && delta > 1) xs.Dispose();                       // only the backward needs old steps
                     xs = crossed;
                 }
             }
-            var output = acc.div_(rowSum.unsqueeze(-1));
-            var logSumExp = rowMax.add_(rowSum.log_());
+            var rowSum = acc[TensorIndex.Ellipsis, TensorIndex.Slice(dv, dv + 1)];
+            var output = acc[TensorIndex.Ellipsis, TensorIndex.Slice(null, dv)] / rowSum;
+            var logSumExp = rowMax.add_(rowSum.squeeze(-1).log());
             return new Result(output, logSumExp, moved);
         }
 
@@ -127,23 +142,25 @@ public static class PathAttentionChunked
 
         /// <summary>
         /// Gradients of the sweep (FlashAttention-style recomputation): per step, P = exp(S − lse), dV += Pᵀ dO,
-        /// dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dK̃ += dSᵀ X, dX = dS K̃ + (gradient arriving from the next step through
-        /// <c>X' = X − (X Wᵀ) U</c>: dX += dX' − (dX' Uᵀ) W, dU −= (X Wᵀ)ᵀ dX', dW −= (dX' Uᵀ)ᵀ X), walking δ downwards.
+        /// dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dK̃ += dSᵀ X, dX = dS K̃ + (gradient G arriving from the next step through
+        /// <c>X' = X P</c>: dX += G Pᵀ, dP += Xᵀ G), walking δ downwards.
         /// </summary>
-        /// <returns>dS₀, dX (= d(scale·Q̃)), dK̃, dW, dU, dV, dBias (null without a bias)</returns>
+        /// <returns>dS₀, dX (= d(scale·Q̃)), dK̃, dP, dV, dBias (null without a bias)</returns>
         public static Tensor?[] Backward(Tensor gradOutput, Tensor output, Tensor logSumExp, Tensor[] moved,
-            Tensor intra, Tensor kTilde, Tensor w, Tensor u, Tensor v, Tensor? bias)
+            Tensor intra, Tensor kTilde, Tensor transition, Tensor v, Tensor? bias)
         {
             using var noGrad = no_grad();
             int n = (int)kTilde.shape[0];
             var dO = gradOutput.to(output.dtype);
             var rowDot = (dO * output).sum(-1);                                      // [N, G, C] = rowsum(dO ⊙ O)
+            var dOAug = Augment(dO, -rowDot);                                          // [dO, −rowsum, 0…]
+            var vOnes = Augment(v, ones(v.shape[..^1], dtype: v.dtype, device: v.device));   // [V, 1, 0…]
             var p0 = (intra - logSumExp.unsqueeze(-1)).exp_();
-            var dIntra = dO.matmul(v.transpose(-2, -1)).sub_(rowDot.unsqueeze(-1)).mul_(p0);
+            var dIntra = dOAug.matmul(vOnes.transpose(-2, -1)).mul_(p0);
             var dV = p0.transpose(-2, -1).matmul(dO);
+            p0.Dispose();
             var dK = zeros_like(kTilde);
-            var dW = zeros_like(w);
-            var dU = zeros_like(u);
+            var dP = zeros_like(transition);
             var dBias = bias is null ? null : zeros_like(bias);
             var dX = zeros_like(kTilde);
             Tensor? next = null;                                                      // gradient of the queries of step δ+1
@@ -152,11 +169,10 @@ public static class PathAttentionChunked
                 using var step = NewDisposeScope();
                 var xs = moved[delta - 1];                                            // [N−δ, G, C, D], query chunks δ … N−1
                 var keys = kTilde[..(n - delta)];
-                var s = Logits(xs, kTilde, bias, delta, n);
-                var p = s.sub_(logSumExp[delta..].unsqueeze(-1)).exp_();              // [N−δ, G, C, C]
-                var dOq = dO[delta..];
-                dV[..(n - delta)].add_(p.transpose(-2, -1).matmul(dOq));
-                var dS = dOq.matmul(v[..(n - delta)].transpose(-2, -1)).sub_(rowDot[delta..].unsqueeze(-1)).mul_(p);
+                var p = Logits(xs, kTilde, bias, delta, n).sub_(logSumExp[delta..].unsqueeze(-1)).exp_();   // [N−δ, G, C, C]
+                dV[..(n - delta)].add_(p.transpose(-2, -1).matmul(dO[delta..]));
+                var dS = dOAug[delta..].matmul(vOnes[..(n - delta)].transpose(-2, -1)).mul_(p);
+                p.Dispose();
                 dK[..(n - delta)].add_(dS.transpose(-2, -1).matmul(xs));
                 if (dBias is not null)
                 {
@@ -166,19 +182,15 @@ public static class PathAttentionChunked
                 var grad = dS.matmul(keys);                                           // [N−δ, G, C, D]
                 if (next is not null)
                 {
-                    var y = xs[1..];
-                    var ws = w[1..(n - delta)];
-                    var us = u[1..(n - delta)];
-                    var gu = next.matmul(us.transpose(-2, -1));                       // dX' Uᵀ  [.., C, C]
-                    dU[1..(n - delta)].sub_(y.matmul(ws.transpose(-2, -1)).transpose(-2, -1).matmul(next));
-                    dW[1..(n - delta)].sub_(gu.transpose(-2, -1).matmul(y));
-                    grad[1..].add_(next).sub_(gu.matmul(ws));
+                    var crossed = transition[1..(n - delta)];                        // the chunks the queries xs[1..] crossed
+                    dP[1..(n - delta)].add_(xs[1..].transpose(-2, -1).matmul(next));
+                    grad[1..].add_(next.matmul(crossed.transpose(-2, -1)));
                 }
                 next?.Dispose();
                 next = grad.MoveToOuterDisposeScope();
             }
             if (next is not null) dX[1..].copy_(next);
-            return new Tensor?[] { dIntra, dX, dK, dW, dU, dV, dBias };
+            return new Tensor?[] { dIntra, dX, dK, dP, dV, dBias };
         }
     }
 
@@ -189,12 +201,12 @@ public static class PathAttentionChunked
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            Tensor intra = (Tensor)vars[0], x = (Tensor)vars[1], kTilde = (Tensor)vars[2], w = (Tensor)vars[3],
-                u = (Tensor)vars[4], v = (Tensor)vars[5], bias = (Tensor)vars[6];
+            Tensor intra = (Tensor)vars[0], x = (Tensor)vars[1], kTilde = (Tensor)vars[2], transition = (Tensor)vars[3],
+                v = (Tensor)vars[4], bias = (Tensor)vars[5];
             using var scope = NewDisposeScope();
-            var r = Sweep.Forward(intra, x, kTilde, w, u, v, bias.numel() == 0 ? null : bias, keepQueries: true);
-            ctx.save_data("tf32", (bool)vars[7]);
-            var saved = new List<Tensor> { intra, kTilde, w, u, v, bias, r.Output.MoveToOuterDisposeScope(), r.LogSumExp.MoveToOuterDisposeScope() };
+            var r = Sweep.Forward(intra, x, kTilde, transition, v, bias.numel() == 0 ? null : bias, keepQueries: true);
+            ctx.save_data("tf32", (bool)vars[6]);
+            var saved = new List<Tensor> { intra, kTilde, transition, v, bias, r.Output.MoveToOuterDisposeScope(), r.LogSumExp.MoveToOuterDisposeScope() };
             saved.AddRange(r.MovedQueries.Select(t => t.MoveToOuterDisposeScope()));
             ctx.save_for_backward(saved);
             // Return a new tensor: the saved output must stay untouched by whatever the caller does with the result.
@@ -204,11 +216,11 @@ public static class PathAttentionChunked
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             var saved = ctx.get_saved_variables();
-            Tensor intra = saved[0], kTilde = saved[1], w = saved[2], u = saved[3], v = saved[4], bias = saved[5], output = saved[6], lse = saved[7];
-            var moved = saved.Skip(8).ToArray();
+            Tensor intra = saved[0], kTilde = saved[1], transition = saved[2], v = saved[3], bias = saved[4], output = saved[5], lse = saved[6];
+            var moved = saved.Skip(7).ToArray();
             using var tf32 = Tf32Scope.For(gradOutput, (bool)ctx.get_data("tf32"));
             using var scope = NewDisposeScope();
-            var g = Sweep.Backward(gradOutput, output, lse, moved, intra, kTilde, w, u, v, bias.numel() == 0 ? null : bias);
+            var g = Sweep.Backward(gradOutput, output, lse, moved, intra, kTilde, transition, v, bias.numel() == 0 ? null : bias);
             return CustomGradients.Return(g.Append(null), saved.Append(gradOutput));   // null: the TF32 flag
         }
     }
