@@ -61,9 +61,11 @@ public static class PathAttentionChunked
         var wc = ChunkMajor(p.W);
         var transition = eye(wc.shape[^1], dtype: wc.dtype, device: wc.device) - wc.transpose(-2, -1).matmul(ChunkMajor(p.U));   // [N, G, D, D]
         var inputs = new[] { ChunkMajor(intra), ChunkMajor(sc * p.QTilde), ChunkMajor(p.KTilde), transition, ChunkMajor(p.V), bias };
+        // The sweep's fixed per-row stabiliser relies on cross-chunk bias ≤ 0, i.e. log f ≤ 0 (what a gate produces).
+        bool biasNonPositive = logForget is null || (logForget <= 0).all().item<bool>();
         var o = is_grad_enabled() && inputs.Any(t => t.requires_grad)
-            ? SweepFunction.apply(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], tf32.Active)
-            : Sweep.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], bias.numel() == 0 ? null : bias, keepQueries: false).Output;
+            ? SweepFunction.apply(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], tf32.Active, biasNonPositive)
+            : Sweep.Forward(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], bias.numel() == 0 ? null : bias, biasNonPositive, keepQueries: false).Output;
         // [N, B·H, C, Dv] → [B, H, N, C, Dv]
         var chunked = o.reshape(p.Chunks, p.BatchSize, p.Heads, p.ChunkSize, o.shape[^1]).permute(1, 2, 0, 3, 4);
         return p.Unchunk(chunked).to(q.dtype).MoveToOuterDisposeScope();
@@ -73,19 +75,36 @@ public static class PathAttentionChunked
     }
 
     /// <summary>
-    /// The cross-chunk δ-sweep with online softmax, chunk-major layout <c>[N, G, C, X]</c> (G = B·H), no autograd inside.
+    /// The cross-chunk δ-sweep, chunk-major layout <c>[N, G, C, X]</c> (G = B·H), no autograd inside.
     /// Inputs: intra-chunk logits S₀ (scaled, −∞ above the diagonal) <c>[N, G, C, C]</c>; scaled boundary queries
     /// X = scale·Q̃ and keys K̃ <c>[N, G, C, D]</c>; the chunk transitions <c>P = I − Wᵀ U</c> <c>[N, G, D, D]</c>; values
     /// <c>[N, G, C, Dv]</c>; optional scaled cumulative log-forget c <c>[N, G, C]</c> (bias <c>c_i − c_j</c>).
     /// Step δ pairs query chunks δ … N−1 with key chunks 0 … N−1−δ; then the queries of chunks δ+1 … N−1 cross one
     /// more chunk, <c>X ← X P</c>.
-    /// <para>Two matmuls carry an extra column so that no separate pass over a C×C block is needed: values get a column
-    /// of ones (the forward's row sums come out of <c>E·[V, 1]</c>), and the backward's <c>dO Vᵀ − rowsum(dO ⊙ O)</c> is
-    /// <c>[dO, −rowsum]·[V, 1]ᵀ</c>. Both are padded with zero columns to a multiple of 4 (aligned TF32/float tiles).</para>
+    /// <para><b>One stabiliser per row.</b> Every factor <c>H_t</c> has spectral norm 1, so a cross-chunk logit obeys
+    /// <c>s_ij ≤ ‖x_i‖·max‖k̃‖</c> (+ a bias ≤ 0). The softmax is shifted by a fixed m_i = max(exact intra-chunk row max,
+    /// that bound − 50) instead of a running maximum: no per-block max, no rescaling, exponents ≤ 50, and the row's
+    /// own diagonal term stays far above underflow. When the bound is too loose (bound − intra max &gt; 120) or the
+    /// bias may be positive, a first sweep finds the exact row maxima instead (<see cref="ExactFallbacks"/> counts it).</para>
+    /// <para><b>Augmented matmuls.</b> Queries carry 4 extra columns <c>[a_hi, a_lo, 1, 1]</c> and keys
+    /// <c>[1, 1, −c_hi, −c_lo]</c> with a = c − m, so one matmul yields <c>s_ij + c_i − c_j − m_i</c> and the only pass
+    /// left over a C×C block is the exponential. a and c are split into a head with 10 mantissa bits and the exact
+    /// remainder, so TF32 tensor cores (10-bit inputs) still add them exactly. The transitions act on the first D
+    /// columns only (block-diagonal with I₄). Values carry a column of ones (row sums from <c>E·[V, 1]</c>), and the
+    /// backward's <c>dO Vᵀ − rowsum(dO ⊙ O)</c> is <c>[dO, −rowsum]·[V, 1]ᵀ</c>; the bias gradient falls out of the
+    /// extra columns of dX and dK. Widths are padded to a multiple of 4 (aligned TF32/float tiles).</para>
     /// </summary>
     internal static class Sweep
     {
-        public sealed record Result(Tensor Output, Tensor LogSumExp, Tensor[] MovedQueries);
+        /// <summary>Output <c>[N, G, C, Dv]</c>, stabiliser m and row sum l (<c>lse = m + log l</c>) <c>[N, G, C]</c>, moved queries.</summary>
+        public sealed record Result(Tensor Output, Tensor Shift, Tensor RowSum, Tensor[] MovedQueries);
+
+        const int ExtraColumns = 4;
+        const double Headroom = 50, MaxGap = 120;
+        static long exactFallbacks;
+
+        /// <summary>Sweeps that needed the exact row-maximum pass (see the class remarks); for tests.</summary>
+        internal static long ExactFallbacks => Interlocked.Read(ref exactFallbacks);
 
         /// <summary><c>[..., X]</c> → <c>[..., X + 1 + pad]</c>: <paramref name="x"/>, then <paramref name="extra"/> (<c>[...]</c>), then zeros.</summary>
         static Tensor Augment(Tensor x, Tensor extra)
@@ -96,105 +115,156 @@ public static class PathAttentionChunked
             return cat(parts, -1);
         }
 
-        /// <summary>Output <c>[N, G, C, Dv]</c>, row log-sum-exp <c>[N, G, C]</c> and (if asked) the queries of every step.</summary>
-        public static Result Forward(Tensor intra, Tensor x, Tensor kTilde, Tensor transition, Tensor v, Tensor? bias, bool keepQueries)
+        /// <summary>
+        /// x = hi + lo exactly, hi with at most 10 explicit mantissa bits (what a TF32 input keeps); Veltkamp's split
+        /// with factor 2¹³ + 1. float64 is never computed as TF32: (x, 0).
+        /// </summary>
+        static (Tensor Hi, Tensor Lo) Split(Tensor x)
+        {
+            if (x.dtype != ScalarType.Float32) return (x, zeros_like(x));
+            var c = x * 8193.0;
+            var hi = c - (c - x);
+            return (hi, x - hi);
+        }
+
+        static Tensor Ones(Tensor like) => ones(like.shape, dtype: like.dtype, device: like.device);
+
+        /// <summary>Keys <c>[K̃, 1, 1, −c_hi, −c_lo]</c> <c>[N, G, C, D + 4]</c>.</summary>
+        static Tensor KeysAugmented(Tensor kTilde, Tensor? bias)
+        {
+            var one = Ones(kTilde[TensorIndex.Ellipsis, 0]);
+            var (hi, lo) = bias is null ? (zeros_like(one), zeros_like(one)) : Split(bias);
+            return cat(new[] { kTilde, one.unsqueeze(-1), one.unsqueeze(-1), (-hi).unsqueeze(-1), (-lo).unsqueeze(-1) }, -1);
+        }
+
+        /// <summary>Transitions acting on the first D columns: <c>[[P, 0], [0, I₄]]</c> <c>[N, G, D + 4, D + 4]</c>.</summary>
+        static Tensor TransitionsAugmented(Tensor transition)
+        {
+            var batch = transition.shape[..^2];
+            long d = transition.shape[^1];
+            var top = cat(new[] { transition, zeros([.. batch, d, ExtraColumns], dtype: transition.dtype, device: transition.device) }, -1);
+            var bottom = cat(new[] { zeros([.. batch, ExtraColumns, d], dtype: transition.dtype, device: transition.device),
+                eye(ExtraColumns, dtype: transition.dtype, device: transition.device).expand([.. batch, ExtraColumns, ExtraColumns]) }, -1);
+            return cat(new[] { top, bottom }, -2);
+        }
+
+        /// <summary>Exact row maxima of all logits (intra and cross chunks), by a sweep without exponentials.</summary>
+        static Tensor ExactRowMax(Tensor rowMax, Tensor x, Tensor kTilde, Tensor transition, Tensor? bias)
+        {
+            int n = (int)x.shape[0];
+            var m = rowMax.clone();
+            var xs = x[1..];
+            for (int delta = 1; delta < n; delta++)
+            {
+                using var step = NewDisposeScope();
+                var s = xs.matmul(kTilde[..(n - delta)].transpose(-2, -1));
+                if (bias is not null) s.add_(bias[delta..].unsqueeze(-1)).sub_(bias[..(n - delta)].unsqueeze(-2));
+                m[delta..].copy_(maximum(m[delta..], s.amax(new long[] { -1 })));
+                if (delta < n - 1) xs = xs[1..].matmul(transition[1..(n - delta)]).MoveToOuterDisposeScope();
+            }
+            return m;
+        }
+
+        /// <summary>The forward sweep; keeps every step's moved (augmented) queries when <paramref name="keepQueries"/>.</summary>
+        public static Result Forward(Tensor intra, Tensor x, Tensor kTilde, Tensor transition, Tensor v, Tensor? bias,
+            bool biasNonPositive, bool keepQueries)
         {
             using var noGrad = no_grad();
             int n = (int)x.shape[0];
             long dv = v.shape[^1];
-            var vOnes = Augment(v, ones(v.shape[..^1], dtype: v.dtype, device: v.device));      // [N, G, C, Dv + 1 + pad]
             var rowMax = intra.amax(new long[] { -1 });                               // [N, G, C]; the diagonal is always finite
-            var acc = (intra - rowMax.unsqueeze(-1)).exp_().matmul(vOnes);            // [.., Dv]: Σ e·v, [.., Dv]: Σ e
+            var bound = x.norm(dim: -1) * kTilde.norm(dim: -1).amax(new long[] { 0, 2 }).view(1, -1, 1);   // ≥ every cross-chunk logit
+            bound = cat(new[] { rowMax[..1], bound[1..] }, 0);                         // chunk 0 has no cross-chunk keys
+            bool safe = (bias is null || biasNonPositive) && (bound - rowMax <= MaxGap).all().item<bool>();
+            if (!safe) Interlocked.Increment(ref exactFallbacks);
+            var shift = safe ? maximum(rowMax, bound - Headroom) : ExactRowMax(rowMax, x, kTilde, transition, bias);
+
+            var (ah, al) = Split(bias is null ? -shift : bias - shift);
+            var one = Ones(shift);
+            var xAug = cat(new[] { x, ah.unsqueeze(-1), al.unsqueeze(-1), one.unsqueeze(-1), one.unsqueeze(-1) }, -1);
+            var kAug = KeysAugmented(kTilde, bias);
+            var pAug = TransitionsAugmented(transition);
+            var vOnes = Augment(v, Ones(v[TensorIndex.Ellipsis, 0]));               // [V, 1, 0…]
+            var acc = (intra - shift.unsqueeze(-1)).exp_().matmul(vOnes);            // [.., :Dv] Σ e·v, [.., Dv] Σ e
             var moved = new Tensor[keepQueries ? Math.Max(n - 1, 0) : 0];
-            var xs = n > 1 ? x[1..] : x;                                              // queries of chunks 1 … N−1 at their chunk start
+            var xs = xAug[1..];                                                       // queries of chunks 1 … N−1 at their chunk start
             for (int delta = 1; delta < n; delta++)
             {
                 using var step = NewDisposeScope();
                 if (keepQueries) moved[delta - 1] = xs;
-                var s = Logits(xs, kTilde, bias, delta, n);                           // [N−δ, G, C, C]
-                var mOld = rowMax[delta..];
-                var mNew = maximum(mOld, s.amax(new long[] { -1 }));
-                s.sub_(mNew.unsqueeze(-1)).exp_();
-                var correction = (mOld - mNew).exp_();
-                acc[delta..].mul_(correction.unsqueeze(-1)).add_(s.matmul(vOnes[..(n - delta)]));
-                mOld.copy_(mNew);
+                var e = xs.matmul(kAug[..(n - delta)].transpose(-2, -1)).exp_();     // [N−δ, G, C, C] = exp(s + c_i − c_j − m_i)
+                acc[delta..].add_(e.matmul(vOnes[..(n - delta)]));
                 if (delta < n - 1)
                 {
-                    var crossed = xs[1..].matmul(transition[1..(n - delta)]).MoveToOuterDisposeScope();   // chunks δ+1 … cross chunks 1 … N−1−δ
+                    var crossed = xs[1..].matmul(pAug[1..(n - delta)]).MoveToOuterDisposeScope();   // chunks δ+1 … cross chunks 1 … N−1−δ
                     if (!keepQueries && delta > 1) xs.Dispose();                       // only the backward needs old steps
                     xs = crossed;
                 }
             }
-            var rowSum = acc[TensorIndex.Ellipsis, TensorIndex.Slice(dv, dv + 1)];
-            var output = acc[TensorIndex.Ellipsis, TensorIndex.Slice(null, dv)] / rowSum;
-            var logSumExp = rowMax.add_(rowSum.squeeze(-1).log());
-            return new Result(output, logSumExp, moved);
-        }
-
-        /// <summary>Logits of step δ: <c>X Kᵀ</c> (+ <c>c_i − c_j</c>) for query chunks δ … N−1 and key chunks 0 … N−1−δ.</summary>
-        static Tensor Logits(Tensor xs, Tensor kTilde, Tensor? bias, int delta, int n)
-        {
-            var s = xs.matmul(kTilde[..(n - delta)].transpose(-2, -1));
-            if (bias is not null)
-                s.add_(bias[delta..].unsqueeze(-1)).sub_(bias[..(n - delta)].unsqueeze(-2));
-            return s;
+            var rowSum = acc[TensorIndex.Ellipsis, dv];
+            var output = acc[TensorIndex.Ellipsis, TensorIndex.Slice(null, dv)] / rowSum.unsqueeze(-1);
+            return new Result(output, shift, rowSum.contiguous(), moved);
         }
 
         /// <summary>
-        /// Gradients of the sweep (FlashAttention-style recomputation): per step, P = exp(S − lse), dV += Pᵀ dO,
-        /// dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dK̃ += dSᵀ X, dX = dS K̃ + (gradient G arriving from the next step through
-        /// <c>X' = X P</c>: dX += G Pᵀ, dP += Xᵀ G), walking δ downwards.
+        /// Gradients of the sweep by recomputation. With E = exp(s + c_i − c_j − m_i) and P = E / l: dV += Pᵀ dO,
+        /// dS = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)), dX̂ += dS K̂ (+ the gradient G from the next step through X̂' = X̂ P̂:
+        /// dX̂ += G P̂ᵀ, dP̂ += X̂ᵀ G), dK̂ += dSᵀ X̂ (hats: augmented), walking δ downwards. 1/l is folded into dO.
         /// </summary>
         /// <returns>dS₀, dX (= d(scale·Q̃)), dK̃, dP, dV, dBias (null without a bias)</returns>
-        public static Tensor?[] Backward(Tensor gradOutput, Tensor output, Tensor logSumExp, Tensor[] moved,
+        public static Tensor?[] Backward(Tensor gradOutput, Tensor output, Tensor shift, Tensor rowSum, Tensor[] moved,
             Tensor intra, Tensor kTilde, Tensor transition, Tensor v, Tensor? bias)
         {
             using var noGrad = no_grad();
             int n = (int)kTilde.shape[0];
+            long d = kTilde.shape[^1];
+            var kAug = KeysAugmented(kTilde, bias);
+            var pAug = TransitionsAugmented(transition);
+            var vOnes = Augment(v, Ones(v[TensorIndex.Ellipsis, 0]));
+            var inverseSum = rowSum.reciprocal().unsqueeze(-1);                       // [N, G, C, 1]
             var dO = gradOutput.to(output.dtype);
-            var rowDot = (dO * output).sum(-1);                                      // [N, G, C] = rowsum(dO ⊙ O)
-            var dOAug = Augment(dO, -rowDot);                                          // [dO, −rowsum, 0…]
-            var vOnes = Augment(v, ones(v.shape[..^1], dtype: v.dtype, device: v.device));   // [V, 1, 0…]
-            var p0 = (intra - logSumExp.unsqueeze(-1)).exp_();
-            var dIntra = dOAug.matmul(vOnes.transpose(-2, -1)).mul_(p0);
-            var dV = p0.transpose(-2, -1).matmul(dO);
-            p0.Dispose();
-            var dK = zeros_like(kTilde);
-            var dP = zeros_like(transition);
-            var dBias = bias is null ? null : zeros_like(bias);
-            var dX = zeros_like(kTilde);
+            var rowDot = (dO * output).sum(-1, keepdim: true);                       // rowsum(dO ⊙ O)
+            var dOScaled = dO * inverseSum;                                           // dO / l: turns E into P in every product
+            var dOAug = Augment(dOScaled, -(rowDot * inverseSum).squeeze(-1));        // [dO/l, −rowsum/l, 0…]
+            var e0 = (intra - shift.unsqueeze(-1)).exp_();
+            var dIntra = dOAug.matmul(vOnes.transpose(-2, -1)).mul_(e0);
+            var dV = e0.transpose(-2, -1).matmul(dOScaled);
+            e0.Dispose();
+            var dKAug = zeros_like(kAug);
+            var dPAug = zeros_like(pAug);
+            var dXAug = zeros_like(kAug);
             Tensor? next = null;                                                      // gradient of the queries of step δ+1
             for (int delta = n - 1; delta >= 1; delta--)
             {
                 using var step = NewDisposeScope();
-                var xs = moved[delta - 1];                                            // [N−δ, G, C, D], query chunks δ … N−1
-                var keys = kTilde[..(n - delta)];
-                var p = Logits(xs, kTilde, bias, delta, n).sub_(logSumExp[delta..].unsqueeze(-1)).exp_();   // [N−δ, G, C, C]
-                dV[..(n - delta)].add_(p.transpose(-2, -1).matmul(dO[delta..]));
-                var dS = dOAug[delta..].matmul(vOnes[..(n - delta)].transpose(-2, -1)).mul_(p);
-                p.Dispose();
-                dK[..(n - delta)].add_(dS.transpose(-2, -1).matmul(xs));
-                if (dBias is not null)
-                {
-                    dBias[delta..].add_(dS.sum(-1));
-                    dBias[..(n - delta)].sub_(dS.sum(-2));
-                }
-                var grad = dS.matmul(keys);                                           // [N−δ, G, C, D]
+                var xs = moved[delta - 1];                                            // [N−δ, G, C, D + 4], query chunks δ … N−1
+                var keys = kAug[..(n - delta)];
+                var e = xs.matmul(keys.transpose(-2, -1)).exp_();                     // [N−δ, G, C, C], as in the forward
+                dV[..(n - delta)].add_(e.transpose(-2, -1).matmul(dOScaled[delta..]));
+                var dS = dOAug[delta..].matmul(vOnes[..(n - delta)].transpose(-2, -1)).mul_(e);
+                e.Dispose();
+                dKAug[..(n - delta)].add_(dS.transpose(-2, -1).matmul(xs));
+                var grad = dS.matmul(keys);                                           // [N−δ, G, C, D + 4]
                 if (next is not null)
                 {
-                    var crossed = transition[1..(n - delta)];                        // the chunks the queries xs[1..] crossed
-                    dP[1..(n - delta)].add_(xs[1..].transpose(-2, -1).matmul(next));
-                    grad[1..].add_(next.matmul(crossed.transpose(-2, -1)));
+                    dPAug[1..(n - delta)].add_(xs[1..].transpose(-2, -1).matmul(next));
+                    grad[1..].add_(next.matmul(pAug[1..(n - delta)].transpose(-2, -1)));
                 }
                 next?.Dispose();
                 next = grad.MoveToOuterDisposeScope();
             }
-            if (next is not null) dX[1..].copy_(next);
-            return new Tensor?[] { dIntra, dX, dK, dP, dV, dBias };
+            if (next is not null) dXAug[1..].copy_(next);
+            var all = TensorIndex.Ellipsis;
+            Tensor? dBias = bias is null ? null : dXAug[all, d] - dKAug[all, d + 2];       // query side: Σ_j dS; key side: −Σ_i dS
+            return new Tensor?[]
+            {
+                dIntra, dXAug[all, TensorIndex.Slice(null, d)], dKAug[all, TensorIndex.Slice(null, d)],
+                dPAug[all, TensorIndex.Slice(null, d), TensorIndex.Slice(null, d)], dV, dBias,
+            };
         }
     }
 
-    /// <summary>Autograd wrapper of <see cref="Sweep"/>: saves the output, the row log-sum-exp and the moved queries.</summary>
+    /// <summary>Autograd wrapper of <see cref="Sweep"/>: saves the output, the row stabiliser and sum, and the moved queries.</summary>
     sealed class SweepFunction : autograd.SingleTensorFunction<SweepFunction>
     {
         public override string Name => "PathChunkSweep";
@@ -204,9 +274,10 @@ public static class PathAttentionChunked
             Tensor intra = (Tensor)vars[0], x = (Tensor)vars[1], kTilde = (Tensor)vars[2], transition = (Tensor)vars[3],
                 v = (Tensor)vars[4], bias = (Tensor)vars[5];
             using var scope = NewDisposeScope();
-            var r = Sweep.Forward(intra, x, kTilde, transition, v, bias.numel() == 0 ? null : bias, keepQueries: true);
+            var r = Sweep.Forward(intra, x, kTilde, transition, v, bias.numel() == 0 ? null : bias, (bool)vars[7], keepQueries: true);
             ctx.save_data("tf32", (bool)vars[6]);
-            var saved = new List<Tensor> { intra, kTilde, transition, v, bias, r.Output.MoveToOuterDisposeScope(), r.LogSumExp.MoveToOuterDisposeScope() };
+            var saved = new List<Tensor> { intra, kTilde, transition, v, bias, r.Output.MoveToOuterDisposeScope(),
+                r.Shift.MoveToOuterDisposeScope(), r.RowSum.MoveToOuterDisposeScope() };
             saved.AddRange(r.MovedQueries.Select(t => t.MoveToOuterDisposeScope()));
             ctx.save_for_backward(saved);
             // Return a new tensor: the saved output must stay untouched by whatever the caller does with the result.
@@ -216,12 +287,13 @@ public static class PathAttentionChunked
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
             var saved = ctx.get_saved_variables();
-            Tensor intra = saved[0], kTilde = saved[1], transition = saved[2], v = saved[3], bias = saved[4], output = saved[5], lse = saved[6];
-            var moved = saved.Skip(7).ToArray();
+            Tensor intra = saved[0], kTilde = saved[1], transition = saved[2], v = saved[3], bias = saved[4], output = saved[5],
+                shift = saved[6], rowSum = saved[7];
+            var moved = saved.Skip(8).ToArray();
             using var tf32 = Tf32Scope.For(gradOutput, (bool)ctx.get_data("tf32"));
             using var scope = NewDisposeScope();
-            var g = Sweep.Backward(gradOutput, output, lse, moved, intra, kTilde, transition, v, bias.numel() == 0 ? null : bias);
-            return CustomGradients.Return(g.Append(null), saved.Append(gradOutput));   // null: the TF32 flag
+            var g = Sweep.Backward(gradOutput, output, shift, rowSum, moved, intra, kTilde, transition, v, bias.numel() == 0 ? null : bias);
+            return CustomGradients.Return(g.Append(null).Append(null), saved.Append(gradOutput));   // nulls: the two flags
         }
     }
 

@@ -149,6 +149,33 @@ public class PathKernelTests
     }
 
     [Fact]
+    public void LargeLogitsAndPositiveGatesTakeTheExactStabiliserAndStayExact()
+    {
+        // Queries 40× larger make the norm bound far looser than the true row maxima; positive log f voids the bound.
+        // Both must switch the sweep to its exact row-maximum pass, with forward and gradients still equal to naive.
+        var x = PathInputs.Random(1, 2, 30, 8, ScalarType.Float64, 61, grad: true);
+        long ordinary = PathAttentionChunked.Sweep.ExactFallbacks;
+        PathAttentionChunked.Forward(x.Q, x.K, x.V, x.W, x.Beta, x.LogForget, 8);
+        Assert.Equal(ordinary, PathAttentionChunked.Sweep.ExactFallbacks);               // ordinary inputs: the fixed bound
+        foreach (var (qScale, logf) in new[] { (40.0, (Tensor?)null), (1.0, x.LogForget.abs() * 0.3) })
+        {
+            long before = PathAttentionChunked.Sweep.ExactFallbacks;
+            Tensor[] Grads(Func<Tensor, Tensor> f)
+            {
+                foreach (var t in x.All) t.grad?.zero_();
+                var o = f(x.Q * qScale);
+                (o * o).sum().backward();
+                return new[] { o.detach().clone() }.Concat(new[] { x.Q, x.K, x.V, x.W, x.Beta }.Select(t => t.grad!.clone())).ToArray();
+            }
+            var naive = Grads(q => PathAttentionNaive.Forward(q, x.K, x.V, x.W, x.Beta, logf?.detach()));
+            var chunked = Grads(q => PathAttentionChunked.Forward(q, x.K, x.V, x.W, x.Beta, logf?.detach(), 8));
+            Assert.True(PathAttentionChunked.Sweep.ExactFallbacks > before, "the exact pass must run");
+            for (int i = 0; i < naive.Length; i++)
+                Assert.True(Compare.RelativeError(chunked[i], naive[i]) < 1e-9, $"scale {qScale}, item {i}: {Compare.RelativeError(chunked[i], naive[i])}");
+        }
+    }
+
+    [Fact]
     public void ForwardWithoutGradientsEqualsForwardWithGradients()
     {
         var x = PathInputs.Random(1, 2, 33, 8, ScalarType.Float64, 41, grad: true);
