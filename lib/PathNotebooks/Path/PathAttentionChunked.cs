@@ -22,12 +22,12 @@ public static class PathAttentionChunked
     public const int DefaultChunkSize = 64;
 
     /// <summary>
-    /// PaTH (or PaTH-FoX) attention with online softmax (FlashAttention statistics per query chunk), so no
-    /// <c>[B, H, T, T]</c> tensor is ever built. The intra-chunk part (UT transform, boundary-adjusted queries and keys)
-    /// is ordinary autograd; the δ-sweep across chunks is one autograd function (<see cref="Sweep"/>) whose backward
-    /// recomputes every block's probabilities from the saved row log-sum-exp. Memory: O(B·H·T·(D + Dv)) without
-    /// gradients; with gradients also the moved queries of every sweep step, <c>B·H·T²·D / (2C)</c> numbers (at C = D
-    /// the size of half a causal attention matrix; 4× less at C = 256, D = 64), never the probabilities.
+    /// PaTH (or PaTH-FoX) attention without any <c>[B, H, T, T]</c> tensor: a softmax with one fixed stabiliser, a sum
+    /// and an accumulator per query row. The intra-chunk part (UT transform, boundary-adjusted queries and keys) is
+    /// ordinary autograd; the δ-sweep across chunks is one autograd function (<see cref="Sweep"/>) whose backward
+    /// recomputes every block's probabilities. Memory: O(B·H·T·(D + Dv + C)) without gradients (per-chunk C×C blocks);
+    /// with gradients also the moved queries of every sweep step, <c>B·H·T²·(D + 4) / (2C)</c> numbers (at C = D about
+    /// half a causal attention matrix, 4× less at C = 256, D = 64), never the probabilities.
     /// <para>On CUDA with half-precision inputs the float32 matmuls run as TF32 (10-bit mantissa, float32 range and
     /// accumulation): more precise than the bf16 inputs, and what makes the sweep fast. float32 inputs stay full float32.</para>
     /// </summary>
