@@ -45,6 +45,7 @@ public static class TorchRuntime
         device = (device ?? Environment.GetEnvironmentVariable("PATHNB_DEVICE") ?? "auto").Trim().ToLowerInvariant();
         if (device is not ("auto" or "cpu" or "cuda"))
             throw new ArgumentException($"device must be 'auto', 'cpu' or 'cuda', not '{device}'.", nameof(device));
+        FSharpCoreBinding.Install();
         lock (Gate)
         {
             if (_info != null)
