@@ -50,6 +50,28 @@ public static class Kit
     /// <summary>Seeds used in this process (recorded in run.json).</summary>
     public static IReadOnlyList<int> SeedsUsed { get { lock (seeds) return seeds.ToList(); } }
 
+    /// <summary>
+    /// What this process ran on, as one JSON object (device, GPU, libtorch, TorchSharp, backend, natives, threads, seeds):
+    /// the notebook runner asks the kernel for it after the last cell and merges it into run.json.
+    /// </summary>
+    public static string RunFacts()
+    {
+        var info = TorchRuntime.Info;
+        var facts = new System.Text.Json.Nodes.JsonObject
+        {
+            ["size"] = Size.ToString().ToLowerInvariant(),
+            ["device"] = info?.Device,
+            ["gpu"] = info?.GpuName,
+            ["libtorch"] = info?.LibtorchVersion,
+            ["torchsharp"] = info?.TorchSharpVersion,
+            ["torch_backend"] = info?.TorchBackend,
+            ["natives"] = info?.NativeSource,
+            ["threads"] = info?.Threads,
+            ["seeds"] = new System.Text.Json.Nodes.JsonArray(SeedsUsed.Select(s => (System.Text.Json.Nodes.JsonNode)s).ToArray()),
+        };
+        return facts.ToJsonString();
+    }
+
     /// <summary>Folder for this notebook's result files (PATHNB_OUT, else results/scratch under the current folder).</summary>
     public static string OutputDirectory
     {
