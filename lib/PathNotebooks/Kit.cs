@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Data.Analysis;
 using PathNotebooks.Runtime;
 using TorchSharp;
@@ -83,14 +82,37 @@ public static class Kit
         }
     }
 
-    /// <summary>Writes a table as UTF-8 CSV with invariant culture into <see cref="OutputDirectory"/> (temp file, then rename).</summary>
-    public static string SaveTable(DataFrame table, string name)
+    /// <summary>
+    /// Writes a results table as CSV (<see cref="IO.CsvTable"/>: UTF-8 without BOM, invariant culture, shortest
+    /// round-trip numbers, temp file then rename) into <see cref="OutputDirectory"/>.
+    /// </summary>
+    /// <remarks>
+    /// Wall-clock columns (named by the rule of <see cref="IO.TimingColumns"/>, e.g. "train seconds", "ms/step") go
+    /// to <c>&lt;name&gt;.timings.csv</c> beside the table, after its label columns; <c>&lt;name&gt;.csv</c> holds the
+    /// rest, so two runs with the same seed write identical <c>&lt;name&gt;.csv</c> files. A table without timing
+    /// columns removes a <c>&lt;name&gt;.timings.csv</c> left by an earlier run.
+    /// </remarks>
+    /// <param name="table">the table, as the notebook shows it (timing columns included)</param>
+    /// <param name="name">file name, with or without <c>.csv</c></param>
+    /// <returns>the full path of <c>&lt;name&gt;.csv</c></returns>
+    public static string SaveTable(DataFrame table, string name) => SaveTable(table, name, OutputDirectory);
+
+    /// <summary>Writes a results table like <see cref="SaveTable(DataFrame, string)"/>, into <paramref name="directory"/>.</summary>
+    /// <param name="table">the table, as the notebook shows it (timing columns included)</param>
+    /// <param name="name">file name, with or without <c>.csv</c></param>
+    /// <param name="directory">the folder for the files (created when missing)</param>
+    /// <returns>the full path of <c>&lt;name&gt;.csv</c></returns>
+    public static string SaveTable(DataFrame table, string name, string directory)
     {
         ArgumentNullException.ThrowIfNull(table);
         if (string.IsNullOrWhiteSpace(name) || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
             throw new ArgumentException($"name must be a plain file name, not '{name}'.", nameof(name));
-        var path = Path.Combine(OutputDirectory, name.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? name : name + ".csv");
-        return IO.AtomicFile.Write(path, tmp =>
-            DataFrame.SaveCsv(table, tmp, ',', header: true, encoding: new System.Text.UTF8Encoding(false), cultureInfo: CultureInfo.InvariantCulture));
+        if (string.IsNullOrWhiteSpace(directory)) throw new ArgumentException("directory must name a folder.", nameof(directory));
+        var stem = name.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? name[..^".csv".Length] : name;
+        var (results, timings) = IO.TimingColumns.Split(table);
+        var timingsPath = Path.Combine(directory, stem + ".timings.csv");
+        if (timings is not null) IO.CsvTable.Write(timings, timingsPath);
+        else if (File.Exists(timingsPath)) File.Delete(timingsPath);
+        return IO.CsvTable.Write(results, Path.Combine(directory, stem + ".csv"));
     }
 }

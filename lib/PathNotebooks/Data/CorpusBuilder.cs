@@ -29,7 +29,7 @@ public sealed record CorpusInfo(
 /// extracted (code blocks dropped, <c>&lt;see cref&gt;</c>/<c>&lt;paramref&gt;</c>/<c>langword</c> turned into plain
 /// names, whitespace collapsed). Paragraphs shorter than <see cref="MinParagraphChars"/> or already seen anywhere
 /// earlier are dropped (the packs repeat boiler-plate such as "The object to compare with the current object.").
-/// A member's remaining paragraphs form one line. To reach <paramref name="targetBytes"/> members are kept by a
+/// A member's remaining paragraphs form one line. To reach the target size (the <c>targetBytes</c> argument of <see cref="CorpusBuilder.Build"/>) members are kept by a
 /// stable hash of their documentation id (SHA-256, so the choice is spread over all assemblies and identical
 /// on every machine). Same pack version → same text, byte for byte.
 /// </remarks>

@@ -76,8 +76,10 @@ public static class LengthExtrapolation
             for (int b = 0; b < s.EvalBatches; b++)
             {
                 using var batch = s.Task.Sample(s.BatchSize, length, evalGen, device);
-                var hit = model.forward(batch.Inputs).argmax(-1).eq(batch.Targets).logical_and(batch.LossMask).to_type(ScalarType.Float64).sum(new long[] { 0 });
-                var n = batch.LossMask.to_type(ScalarType.Float64).sum(new long[] { 0 });
+                // Only positions t ≥ lag have a defined answer; LagCopyTask.Sample always sets that mask.
+                var mask = batch.LossMask ?? throw new InvalidOperationException("LagCopyTask batches must carry a loss mask.");
+                var hit = model.forward(batch.Inputs).argmax(-1).eq(batch.Targets).logical_and(mask).to_type(ScalarType.Float64).sum(new long[] { 0 });
+                var n = mask.to_type(ScalarType.Float64).sum(new long[] { 0 });
                 correct = correct is null ? hit : correct + hit;
                 counted = counted is null ? n : counted + n;
             }

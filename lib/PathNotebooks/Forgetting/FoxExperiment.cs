@@ -59,7 +59,12 @@ public sealed record FoxExperimentSettings
 }
 
 /// <summary>One trained model of the experiment and its loss at every position of the evaluation windows.</summary>
+/// <param name="Encoding">the model's position encoding</param>
+/// <param name="Model">the trained model</param>
+/// <param name="Parameters">number of trainable parameters</param>
+/// <param name="Curve">training loss, logged every few steps</param>
 /// <param name="LossByPosition">mean cross-entropy (nats) of the prediction made after seeing i + 1 tokens, i = 0 … EvalLength − 1</param>
+/// <param name="TrainSeconds">wall-clock training time (varies between runs)</param>
 public sealed record FoxRun(PositionEncoding Encoding, CausalLM Model, long Parameters, List<TrainPoint> Curve,
     double[] LossByPosition, double TrainSeconds);
 
@@ -113,6 +118,7 @@ public static class FoxExperiment
     /// Mean next-token cross-entropy at each position over a set of windows: entry i is the loss of predicting
     /// token i + 1 from tokens 0 … i (the model has seen i + 1 tokens).
     /// </summary>
+    /// <param name="model">the model to evaluate (run without gradients)</param>
     /// <param name="windows">token ids <c>[N, T + 1]</c> (int64): inputs <c>[:, :T]</c>, targets <c>[:, 1:]</c></param>
     /// <param name="batch">windows per forward pass</param>
     /// <returns>T losses (nats)</returns>

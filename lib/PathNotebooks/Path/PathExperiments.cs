@@ -70,6 +70,9 @@ public static class PathExperiments
 
     /// <summary>Trains on flip-flop (p(i) = <see cref="FlipFlopOptions.TrainIgnoreProbability"/>), then measures the read
     /// error on fresh ID (0.8), sparse OOD (0.98) and dense OOD (0.1) sequences of the same length.</summary>
+    /// <param name="config">the model to train (see <see cref="FlipFlopConfig"/>)</param>
+    /// <param name="options">task, training and evaluation settings; null = the defaults</param>
+    /// <param name="onLog">called with each logged training point (e.g. to draw a live loss curve)</param>
     /// <param name="inspect">called with the trained model before it is released (e.g. to draw its attention maps)</param>
     public static FlipFlopResult TrainFlipFlop(ModelConfig config, FlipFlopOptions? options = null, Action<TrainPoint>? onLog = null,
         Action<CausalLM>? inspect = null)

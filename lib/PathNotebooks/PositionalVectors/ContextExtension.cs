@@ -54,6 +54,8 @@ public static class PositionalVectorReplacement
     /// <param name="hidden"><c>[B, T, D]</c></param>
     /// <param name="current">positional vectors to remove <c>[T, D]</c></param>
     /// <param name="replacement">positional vectors to insert <c>[T, D]</c></param>
+    /// <param name="alpha">α, the scale of the inserted vectors</param>
+    /// <param name="keepFirst">k, the number of leading tokens left unchanged</param>
     public static Tensor Replace(Tensor hidden, Tensor current, Tensor replacement, double alpha = 1.0, int keepFirst = 4)
     {
         Shapes.Rank(hidden, 3, nameof(hidden), "[B, T, D]");

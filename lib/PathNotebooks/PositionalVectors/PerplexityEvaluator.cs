@@ -35,6 +35,8 @@ public static class PerplexityEvaluator
     /// Runs <paramref name="model"/> (no gradients, eval mode) on <paramref name="sequences"/> <c>[N, L+1]</c> int64
     /// (inputs <c>[:, :L]</c>, targets <c>[:, 1:]</c>) in batches and averages the loss at every position.
     /// </summary>
+    /// <param name="model">the model to evaluate</param>
+    /// <param name="sequences">token ids <c>[N, L+1]</c> (int64)</param>
     /// <param name="trainLength">C, the training context length (for <see cref="PerplexityResult.PplAtC"/> etc.)</param>
     /// <param name="batchSize">sequences per forward pass (the positional-vector replacement hook estimates p from this batch)</param>
     /// <param name="bucketSize">positions per table row (default C/4, at least 1)</param>

@@ -127,6 +127,11 @@ public static class WordProblem
     /// Inputs <c>[batch, length]</c> (element ids) and targets <c>[batch, length]</c> (running products), int64, no mask.
     /// Deterministic given the generator's state.
     /// </summary>
+    /// <param name="group">the group whose elements are the tokens</param>
+    /// <param name="batch">number of words</param>
+    /// <param name="length">tokens per word</param>
+    /// <param name="generator">source of randomness (advanced by the call)</param>
+    /// <param name="device">where the tensors go; null = CPU</param>
     /// <param name="alphabet">element ids the words are drawn from (uniformly); null = every element. Token ids stay
     /// element ids, so the vocabulary is always the group order.</param>
     public static Batch Generate(PermutationGroup group, int batch, int length, Generator generator, Device? device = null,
