@@ -49,6 +49,8 @@ sealed class EtaEstimator(IReadOnlyList<RunHistory?> history)
         {
             double left = h.CellSeconds.Where(c => c.Key > cell).Sum(c => c.Value) * Speed;
             if (h.CellSeconds.TryGetValue(cell, out var running)) left += Math.Max(0, running * Speed - cellElapsed);
+            // Before the first cell the child is still starting (runtime, script compiler): the wall time not spent in cells.
+            if (cell == 0) left += Math.Max(0, (h.WallSeconds - h.CellSeconds.Values.Sum()) * Speed - notebookElapsed);
             return left;
         }
         // No history: the cells so far took notebookElapsed; assume the rest go at the same pace per cell.
