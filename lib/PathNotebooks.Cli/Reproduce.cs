@@ -5,6 +5,11 @@ using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;
 
+/// <summary>Options of `pathnb reproduce`, as parsed.</summary>
+/// <param name="Only">Comma-separated file-name prefixes of the notebooks to run (null: all).</param>
+/// <param name="Notebooks">Folder of .ipynb files (null: the repository's notebooks/).</param>
+sealed record ReproduceOptions(string? Only, string? Size, string? Device, string? Out, double? CellTimeoutSeconds, string? Notebooks);
+
 /// <summary>
 /// The main job: run every notebook through the runner at the size the device allows and collect results/.
 /// Each notebook runs in its own process into a fresh folder that replaces results/&lt;notebook&gt;/ only when the
@@ -12,77 +17,79 @@ namespace PathNotebooks.Cli;
 /// </summary>
 static class Reproduce
 {
-    public static async Task<int> RunAsync(Args args)
+    public static async Task<int> RunAsync(ReproduceOptions options)
     {
-        args.AllowOnly("only", "size", "device", "out", "cell-timeout", "notebooks");
-        var size = args.Choice("size", "tiny", "full");
-        var device = args.Choice("device", "auto", "cpu", "cuda");
-        var notebooksDir = args.Get("notebooks") ?? FindNotebooksFolder()
+        using var interruption = Interruption.Watch();
+        var notebooksDir = options.Notebooks ?? FindNotebooksFolder()
             ?? throw new UsageException("no notebooks/ folder found above the current folder; run from the repository or pass --notebooks DIR.");
-        var outRoot = Path.GetFullPath(args.Get("out") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(notebooksDir))!, "results"));
+        var outRoot = Path.GetFullPath(options.Out ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(notebooksDir))!, "results"));
         var all = Directory.GetFiles(notebooksDir, "*.ipynb").OrderBy(p => p, StringComparer.Ordinal).ToList();
-        var only = args.Get("only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var only = options.Only?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var selected = only == null ? all : all.Where(p => only.Any(o => Path.GetFileName(p).StartsWith(o, StringComparison.Ordinal))).ToList();
-        if (selected.Count == 0) throw new UsageException($"no notebooks match --only {args.Get("only")} in {notebooksDir}.");
+        if (selected.Count == 0) throw new UsageException($"no notebooks match --only {options.Only} in {notebooksDir}.");
 
         // Start the runtime here too: it prints what this machine will use and settles the default size.
-        var info = TorchRuntime.Initialize(device);
-        var effectiveSize = size ?? (info.IsCuda ? "full" : "tiny");
-        Console.WriteLine($"reproduce: {selected.Count} notebook(s), size {effectiveSize}, results in {outRoot}");
+        var info = TorchRuntime.Initialize(options.Device);
+        var size = options.Size ?? (info.IsCuda ? "full" : "tiny");
+        Console.WriteLine($"reproduce: {selected.Count} notebook(s), size {size}, results in {outRoot}");
         Directory.CreateDirectory(outRoot);
+        foreach (var removed in ResultFolders.RemoveStale(outRoot)) Console.WriteLine($"reproduce: removed {removed} left by an interrupted run");
 
+        var names = selected.Select(p => Path.GetFileNameWithoutExtension(p)).ToList();
+        var progress = ReproduceProgress.Create(names, names.Select(n => RunHistory.Load(Path.Combine(outRoot, n, "run.json"))).ToList());
         var rows = new List<(string Name, bool Ok, double Seconds, string Detail)>();
-        var progress = new ProgressLine(Console.IsOutputRedirected);
         var total = Stopwatch.StartNew();
         for (int n = 0; n < selected.Count; n++)
         {
-            var nb = selected[n];
-            var name = Path.GetFileNameWithoutExtension(nb);
-            var final = Path.Combine(outRoot, name);
-            var partial = Path.Combine(outRoot, $".{name}.partial-{Environment.ProcessId}");
-            if (Directory.Exists(partial)) Directory.Delete(partial, true);
-            var child = new List<string> { "notebook", "run", nb, "--out", partial, "--size", effectiveSize };
-            if (device != null) child.AddRange(new[] { "--device", device });
-            if (args.Get("cell-timeout") is { } t) child.AddRange(new[] { "--cell-timeout", t });
+            var name = names[n];
+            var folders = new ResultFolders(outRoot, name);
+            var timeout = options.CellTimeoutSeconds?.ToString(CultureInfo.InvariantCulture);
+            var child = ChildStart.Self(NotebookRunCommand.ChildArguments(selected[n], folders.Partial, size, options.Device, timeout),
+                new Dictionary<string, string> { [NotebookRunCommand.ProgressVariable] = "1" });
             var log = new List<string>();
             var clock = Stopwatch.StartNew();
-            int code = await SelfProcess.RunAsync(child, line =>
+            int code;
+            try
             {
-                if (line.StartsWith("@progress ", StringComparison.Ordinal))
+                folders.PreparePartial();
+                code = await progress.RunNotebookAsync(n, () => ChildProcess.RunAsync(child, line =>
                 {
-                    var p = line.Split(' ');
-                    progress.Show(n, selected.Count, name, int.Parse(p[1]), int.Parse(p[2]), clock.Elapsed, total.Elapsed);
-                }
-                else log.Add(line);
-            }, new Dictionary<string, string> { ["PATHNB_PROGRESS"] = "1" });
-            progress.Clear();
+                    if (ProgressLine.TryParse(line) is { } p) progress.Report(p.Cell, p.Cells, p.Finished, p.Seconds);
+                    else lock (log) log.Add(line);
+                }, interruption.Token));
+            }
+            catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested)
+            {
+                folders.DeletePartial();
+                Console.Error.WriteLine($"reproduce: stopped by {interruption.SignalName} during {name}; its previous results, if any, are kept.");
+                return interruption.ExitCode;
+            }
             bool ok = code == 0;
             string detail = log.LastOrDefault(l => l.Contains(name)) ?? log.LastOrDefault() ?? "";
-            if (Directory.Exists(partial))
-            {
-                // Swap the finished folder in; keep the failed run's files too, so the error cell can be read.
-                var old = final + $".old-{Environment.ProcessId}";
-                if (Directory.Exists(final)) Directory.Move(final, old);
-                Directory.Move(partial, final);
-                if (Directory.Exists(old)) Directory.Delete(old, true);
-            }
+            folders.SwapInPartial();   // a failed run's files too, so the error cell can be read
             if (!ok) foreach (var l in log.TakeLast(15)) Console.WriteLine("    " + l);
             Console.WriteLine($"[{n + 1}/{selected.Count}] {name}: {(ok ? "ok" : "FAILED")} in {clock.Elapsed.TotalSeconds:F1} s");
-            rows.Add((name, ok, clock.Elapsed.TotalSeconds, ok ? Path.Combine(final, name + ".html") : detail));
+            rows.Add((name, ok, clock.Elapsed.TotalSeconds, ok ? Path.Combine(folders.Final, name + ".html") : detail));
+            if (interruption.Token.IsCancellationRequested) return interruption.ExitCode;
         }
 
+        PrintSummary(rows, outRoot, size, info.Device, total.Elapsed);
+        return rows.All(r => r.Ok) ? 0 : 1;
+    }
+
+    static void PrintSummary(List<(string Name, bool Ok, double Seconds, string Detail)> rows, string outRoot, string size, string device, TimeSpan total)
+    {
         Console.WriteLine();
         Console.WriteLine($"{"notebook",-28} {"status",-7} {"size",-5} {"device",-18} {"seconds",8}  output");
         foreach (var r in rows)
         {
             var runJson = Path.Combine(outRoot, r.Name, "run.json");
-            string dev = info.Device;
+            string dev = device;
             if (File.Exists(runJson) && JsonNode.Parse(File.ReadAllText(runJson)) is JsonObject o)
                 dev = $"{o["device"]}{(o["gpu"] is JsonNode g ? $" {g}" : "")}";
-            Console.WriteLine($"{r.Name,-28} {(r.Ok ? "ok" : "FAILED"),-7} {effectiveSize,-5} {Truncate(dev, 18),-18} {r.Seconds.ToString("F1", CultureInfo.InvariantCulture),8}  {r.Detail}");
+            Console.WriteLine($"{r.Name,-28} {(r.Ok ? "ok" : "FAILED"),-7} {size,-5} {Truncate(dev, 18),-18} {r.Seconds.ToString("F1", CultureInfo.InvariantCulture),8}  {r.Detail}");
         }
-        Console.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s; {rows.Count(r => r.Ok)} passed, {rows.Count(r => !r.Ok)} failed");
-        return rows.All(r => r.Ok) ? 0 : 1;
+        Console.WriteLine($"total {total.TotalSeconds:F1} s; {rows.Count(r => r.Ok)} passed, {rows.Count(r => !r.Ok)} failed");
     }
 
     static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
@@ -98,32 +105,18 @@ static class Reproduce
         }
         return null;
     }
+}
 
-    /// <summary>One self-rewriting progress line on a terminal; nothing when output is redirected (CI logs).</summary>
-    sealed class ProgressLine(bool redirected)
+/// <summary>One `@progress CELL CELLS FINISHED(0|1) SECONDS` line of a `notebook run` child.</summary>
+sealed record ProgressLine(int Cell, int Cells, bool Finished, double Seconds)
+{
+    public static ProgressLine? TryParse(string line)
     {
-        public void Show(int index, int count, string name, int cell, int cells, TimeSpan notebookElapsed, TimeSpan totalElapsed)
-        {
-            if (redirected) return;
-            double fraction = (index + (double)cell / Math.Max(1, cells)) / count;
-            int filled = (int)Math.Round(fraction * 24);
-            var eta = fraction > 0.02 ? TimeSpan.FromSeconds(totalElapsed.TotalSeconds * (1 - fraction) / fraction) : (TimeSpan?)null;
-            var line = $"[{index + 1}/{count}] {name} cell {cell}/{cells} [{new string('#', filled)}{new string('.', 24 - filled)}] " +
-                       $"{notebookElapsed.TotalSeconds:F0}s{(eta is { } e ? $", ETA ~{e.TotalSeconds:F0}s" : "")}";
-            int width = Width();
-            Console.Write("\r" + (line.Length >= width ? line[..(width - 1)] : line.PadRight(width - 1)));
-        }
-
-        public void Clear()
-        {
-            if (!redirected) Console.Write("\r" + new string(' ', Width() - 1) + "\r");
-        }
-
-        // Some pseudo-terminals report no usable width; fall back to a common one.
-        static int Width()
-        {
-            try { return Console.WindowWidth >= 40 ? Console.WindowWidth : 100; }
-            catch (IOException) { return 100; }
-        }
+        var p = line.Split(' ');
+        return p.Length == 5 && p[0] == "@progress"
+               && int.TryParse(p[1], CultureInfo.InvariantCulture, out var cell) && int.TryParse(p[2], CultureInfo.InvariantCulture, out var cells)
+               && double.TryParse(p[4], CultureInfo.InvariantCulture, out var seconds)
+            ? new ProgressLine(cell, cells, p[3] == "1", seconds)
+            : null;
     }
 }

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Analysis;
+using PathNotebooks.Benchmarks;
+using PathNotebooks.Notebooks;
+using PathNotebooks.Runtime;
+
+namespace PathNotebooks.Cli;
+
+/// <summary>Options of `pathnb bench NAME`.</summary>
+/// <param name="Probe">Internal: the --memory child measures this one kernel on <paramref name="ProbeShape"/> (T,B,H,D).</param>
+sealed record BenchOptions(string Name, string? Device, string? Shapes, int? Iterations, string? Kernels, bool Memory, string? Out,
+                           string? Probe = null, string? ProbeShape = null);
+
+/// <summary>`pathnb bench NAME`: times attention kernels against SDPA in the same run and prints a table.</summary>
+static class BenchCommand
+{
+    const string PeakPrefix = "peak-mib ";
+
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        var name = options.Name;
+        var kernels = BenchRegistry.Get(name) ?? throw new UsageException($"unknown benchmark '{name}' (known: {string.Join(", ", BenchRegistry.Names)}).");
+        var info = TorchRuntime.Initialize(options.Device);
+        var dtype = info.IsCuda ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;   // CPU bf16 matmuls are emulated
+        var all = new[] { AttentionBenchmark.Sdpa }.Concat(kernels()).ToList();
+        if (options.Probe is { } probe) return MemoryProbe(all, probe, options.ProbeShape, dtype);
+
+        var shapesName = options.Shapes ?? (info.IsCuda ? "standard" : "cpu");
+        var shapes = shapesName == "standard" ? AttentionBenchmark.StandardShapes : AttentionBenchmark.CpuShapes;
+        int iterations = options.Iterations ?? (info.IsCuda ? 20 : 3);
+        Console.WriteLine($"bench {name}: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}, {dtype}, {iterations} timed runs after 2 warm-ups, shapes: {string.Join("; ", shapes)}");
+        var selected = kernels().Where(k => options.Kernels is not { } f || k.Name.Contains(f, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (kernels().Count > 0 && selected.Count == 0)
+            throw new UsageException($"--kernels '{options.Kernels}' matches none of: {string.Join(", ", kernels().Select(k => k.Name))}.");
+        var table = AttentionBenchmark.Run(shapes, selected, dtype: dtype, iterations: iterations, log: Console.WriteLine);
+        if (options.Memory)
+        {
+            if (!info.IsCuda) throw new UsageException("--memory measures CUDA memory; run it on a GPU.");
+            using var interruption = Interruption.Watch();   // a signal kills the probe child too
+            try { table = await AddPeakMemoryAsync(table, name, options.Device, interruption.Token); }
+            catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested) { return interruption.ExitCode; }
+        }
+        Console.WriteLine();
+        Console.WriteLine(OutputFormatter.TableText(table));
+        var outDir = options.Out ?? Path.Combine("results", "bench");
+        Directory.CreateDirectory(outDir);
+        var csv = PathNotebooks.IO.AtomicFile.Write(Path.Combine(outDir, $"{name}-{info.Device}.csv"), tmp =>
+            DataFrame.SaveCsv(table, tmp, ',', true, new UTF8Encoding(false), CultureInfo.InvariantCulture));
+        Console.WriteLine($"device: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}; table written to {csv}");
+        return 0;
+    }
+
+    /// <summary>Child side of --memory: one kernel, one shape, in this fresh process; prints "peak-mib FWD FWDBWD".</summary>
+    static int MemoryProbe(IReadOnlyList<BenchKernel> all, string kernelName, string? shapeText, TorchSharp.torch.ScalarType dtype)
+    {
+        var kernel = all.FirstOrDefault(k => k.Name == kernelName) ?? throw new UsageException($"--probe: no kernel named '{kernelName}'.");
+        var parts = (shapeText ?? throw new UsageException("--probe needs --probe-shape T,B,H,D.")).Split(',').Select(int.Parse).ToArray();
+        if (parts.Length != 4) throw new UsageException("--probe-shape must be T,B,H,D.");
+        var peak = AttentionBenchmark.PeakMemoryMiB(new BenchShape(parts[0], parts[1], parts[2], parts[3]), kernel, dtype);
+        if (peak is not { } p) { Console.WriteLine("peak memory is not measurable here"); return 1; }
+        Console.WriteLine(FormattableString.Invariant($"{PeakPrefix}{p.Forward:F1} {p.ForwardBackward:F1}"));
+        return 0;
+    }
+
+    /// <summary>Adds a "peak MiB" column: one child process per (kernel, shape), so no kernel inherits another's cache.</summary>
+    static async Task<DataFrame> AddPeakMemoryAsync(DataFrame table, string bench, string? device, CancellationToken cancel)
+    {
+        var kernelCol = (StringDataFrameColumn)table["kernel"];
+        var passCol = (StringDataFrameColumn)table["pass"];
+        var peaks = new double[table.Rows.Count];
+        var cache = new Dictionary<(string, string), (double, double)>();
+        for (int r = 0; r < table.Rows.Count; r++)
+        {
+            string kernel = kernelCol[r];
+            string shape = string.Join(',', new[] { "T", "B", "H", "D" }.Select(c => Convert.ToString(table[c][r], CultureInfo.InvariantCulture)));
+            if (!cache.TryGetValue((kernel, shape), out var peak))
+            {
+                peak = (double.NaN, double.NaN);
+                var lines = new List<string>();
+                var probe = ChildStart.Self(["bench", bench, "--probe", kernel, "--probe-shape", shape, "--device", device ?? "cuda"]);
+                int exit = await ChildProcess.RunAsync(probe, lines.Add, cancel);
+                var hit = lines.FirstOrDefault(l => l.StartsWith(PeakPrefix, StringComparison.Ordinal));
+                if (exit == 0 && hit != null)
+                {
+                    var v = hit[PeakPrefix.Length..].Split(' ').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+                    peak = (v[0], v[1]);
+                }
+                Console.WriteLine(exit == 0 && hit != null
+                    ? FormattableString.Invariant($"{kernel,-28} {shape,-16} peak {peak.Item1,9:F0} MiB fwd, {peak.Item2,9:F0} MiB fwd+bwd")
+                    : $"{kernel,-28} {shape,-16} peak memory not measured (child exit {exit}: {lines.LastOrDefault(l => l.Length > 0) ?? "no output"})");
+                cache[(kernel, shape)] = peak;
+            }
+            peaks[r] = Math.Round(passCol[r] == "fwd" ? peak.Item1 : peak.Item2, 0);
+        }
+        table.Columns.Add(new DoubleDataFrameColumn("peak MiB", peaks));
+        return table;
+    }
+}
