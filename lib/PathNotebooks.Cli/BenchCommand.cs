@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
 using PathNotebooks.Benchmarks;
-using PathNotebooks.Notebooks;
+using PathNotebooks.IO;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;
@@ -42,11 +42,10 @@ static class BenchCommand
             catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested) { return interruption.ExitCode; }
         }
         Console.WriteLine();
-        Console.WriteLine(OutputFormatter.TableText(table));
+        Console.WriteLine(TextTable.Format(table));
         var outDir = options.Out ?? Path.Combine("results", "bench");
         Directory.CreateDirectory(outDir);
-        var csv = PathNotebooks.IO.AtomicFile.Write(Path.Combine(outDir, $"{name}-{info.Device}.csv"), tmp =>
-            DataFrame.SaveCsv(table, tmp, ',', true, new UTF8Encoding(false), CultureInfo.InvariantCulture));
+        var csv = CsvTable.Write(table, Path.Combine(outDir, $"{name}-{info.Device}.csv"));
         Console.WriteLine($"device: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}; table written to {csv}");
         return 0;
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using PathNotebooks.Processes;
 
 namespace PathNotebooks.Cli;
 
@@ -18,9 +19,6 @@ sealed record ChildStart(string? FileName, IReadOnlyList<string> Arguments, IRea
 /// </summary>
 static class ChildProcess
 {
-    /// <summary>Environment variable that tells a child the PID of the parent that started it (see <see cref="ParentDeath"/>).</summary>
-    public const string ParentPidVariable = "PATHNB_PARENT_PID";
-
     /// <summary>
     /// Runs the child to its end and returns its exit code. When <paramref name="cancel"/> fires, the child's whole
     /// process tree is killed, awaited, and <see cref="OperationCanceledException"/> is thrown.
@@ -36,7 +34,7 @@ static class ChildProcess
             if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
         }
         foreach (var a in start.Arguments) psi.ArgumentList.Add(a);
-        psi.Environment[ParentPidVariable] = System.Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment[ParentDeath.ParentPidVariable] = System.Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (start.Environment != null) foreach (var (k, v) in start.Environment) psi.Environment[k] = v;
 
         cancel.ThrowIfCancellationRequested();

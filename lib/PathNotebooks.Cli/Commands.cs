@@ -61,14 +61,14 @@ static class Commands
         var device = DeviceOption();
         var output = new Option<string>("--out") { Description = "Results folder (one notebook: the folder itself, default results/<notebook>; several: one subfolder each).", HelpName = "DIR" };
         var timeout = CellTimeoutOption();
-        var run = new Command("run", "Execute notebooks with the kit's runner (no .NET Interactive kernel needed).") { runFiles, size, device, output, timeout };
+        var run = new Command("run", "Execute notebooks in the .NET Interactive C# kernel (in process; packages restored from NuGet, as in VS Code or Jupyter).") { runFiles, size, device, output, timeout };
         run.SetAction(parse => NotebookRunCommand.RunAsync(new NotebookRunRequest(
             parse.GetValue(runFiles)!, parse.GetValue(size), parse.GetValue(device), parse.GetValue(output),
             TimeSpan.FromSeconds(parse.GetValue(timeout) ?? 600))));
 
         var checkFiles = NotebookFilesArgument();
         var check = new Command("check", "Check notebooks are committable: Polyglot metadata, no outputs.") { checkFiles };
-        check.SetAction(parse => NotebookCheckCommand.Run(new NotebookCheckOptions(parse.GetValue(checkFiles)!)));
+        check.SetAction(parse => NotebookCheckCommand.RunAsync(new NotebookCheckOptions(parse.GetValue(checkFiles)!)));
 
         return new Command("notebook", "Run or check single notebooks.") { run, check };
     }

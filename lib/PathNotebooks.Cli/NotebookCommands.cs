@@ -1,88 +1,82 @@
 using System.Globalization;
-using PathNotebooks.Notebooks;
+using PathNotebooks.Processes;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;
 
-/// <summary>Options of `pathnb notebook run`, as parsed (named apart from the runner's own <see cref="NotebookRunOptions"/>).</summary>
+/// <summary>Options of `pathnb notebook run`, as parsed.</summary>
 /// <param name="Out">Results folder; for one notebook the folder itself, for several the parent of one folder each.</param>
 sealed record NotebookRunRequest(IReadOnlyList<string> Notebooks, string? Size, string? Device, string? Out, TimeSpan CellTimeout);
 
 /// <summary>Options of `pathnb notebook check`.</summary>
 sealed record NotebookCheckOptions(IReadOnlyList<string> Notebooks);
 
-/// <summary>`pathnb notebook run`: executes notebooks with the kit's runner (no .NET Interactive kernel).</summary>
-static class NotebookRunCommand
+/// <summary>
+/// The notebook runner program (pathnb-notebook, built beside pathnb in notebook-runner/): it executes one notebook in
+/// the .NET Interactive C# kernel per process, since script assemblies and libtorch state cannot be unloaded.
+/// </summary>
+static class NotebookRunner
 {
-    /// <summary>Environment variable that makes a child print `@progress CELL CELLS FINISHED(0|1) SECONDS` lines.</summary>
-    public const string ProgressVariable = "PATHNB_PROGRESS";
-
-    public static async Task<int> RunAsync(NotebookRunRequest options)
+    /// <summary>The runner's apphost (or dll, run through dotnet) beside this program.</summary>
+    static ChildStart Program(IEnumerable<string> arguments)
     {
-        if (!ParentDeath.TerminateWithParent()) return 143;   // our parent died before we could ask to follow it
-        return options.Notebooks.Count == 1 ? await RunOneAsync(options) : await RunEachInAChildAsync(options);
+        var dir = Path.Combine(AppContext.BaseDirectory, "notebook-runner");
+        var apphost = Path.Combine(dir, OperatingSystem.IsWindows() ? "pathnb-notebook.exe" : "pathnb-notebook");
+        var dll = Path.Combine(dir, "pathnb-notebook.dll");
+        if (File.Exists(apphost)) return new ChildStart(apphost, arguments.ToList());
+        if (File.Exists(dll)) return new ChildStart("dotnet", new[] { dll }.Concat(arguments).ToList());
+        throw new InvalidOperationException($"the notebook runner is missing from {dir}; rebuild with `dotnet build PathNotebooks.sln -c Release`.");
     }
 
-    /// <summary>The child-process arguments that run one notebook (the protocol `reproduce` relies on).</summary>
-    public static List<string> ChildArguments(string notebook, string outDir, string? size, string? device, string? cellTimeoutSeconds)
+    /// <summary>
+    /// The TorchSharp package the kernel should restore for the notebooks' `TorchSharp-cpu` line: the one this build of
+    /// the kit was made with, so a CUDA build runs the notebooks on the GPU.
+    /// </summary>
+    static string TorchPackage => TorchRuntime.BuildBackend switch
     {
-        var args = new List<string> { "notebook", "run", notebook, "--out", outDir };
+        "cuda" => "TorchSharp-cuda-linux",
+        "none" => "TorchSharp",
+        _ => "TorchSharp-cpu",
+    };
+
+    /// <summary>Runs <paramref name="notebook"/> into <paramref name="outDir"/>; with <paramref name="progress"/> the child prints `@progress` lines.</summary>
+    public static ChildStart Run(string notebook, string outDir, string? size, string? device, double? cellTimeoutSeconds, bool progress)
+    {
+        var args = new List<string> { "run", Path.GetFullPath(notebook), "--out", Path.GetFullPath(outDir), "--torch-package", TorchPackage };
         if (size != null) args.AddRange(["--size", size]);
         if (device != null) args.AddRange(["--device", device]);
-        if (cellTimeoutSeconds != null) args.AddRange(["--cell-timeout", cellTimeoutSeconds]);
-        return args;
+        if (cellTimeoutSeconds is double t) args.AddRange(["--cell-timeout", t.ToString(CultureInfo.InvariantCulture)]);
+        if (progress) args.Add("--progress");
+        return Program(args);
     }
 
-    // Several notebooks: one process each (script assemblies and libtorch state cannot be unloaded).
-    static async Task<int> RunEachInAChildAsync(NotebookRunRequest options)
+    /// <summary>Checks notebooks for committing.</summary>
+    public static ChildStart Check(IEnumerable<string> notebooks) => Program(new[] { "check" }.Concat(notebooks.Select(Path.GetFullPath)));
+}
+
+/// <summary>`pathnb notebook run`: executes notebooks in the .NET Interactive C# kernel, one runner process each.</summary>
+static class NotebookRunCommand
+{
+    public static async Task<int> RunAsync(NotebookRunRequest options)
     {
         using var interruption = Interruption.Watch();
-        var outRoot = options.Out ?? "results";
         int failures = 0;
         foreach (var nb in options.Notebooks)
         {
-            var outDir = Path.Combine(outRoot, Path.GetFileNameWithoutExtension(nb));
-            var timeout = options.CellTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture);
-            var child = ChildStart.Self(ChildArguments(nb, outDir, options.Size, options.Device, timeout));
+            var outDir = options.Notebooks.Count == 1 && options.Out != null
+                ? options.Out
+                : Path.Combine(options.Out ?? "results", Path.GetFileNameWithoutExtension(nb));
+            var child = NotebookRunner.Run(nb, outDir, options.Size, options.Device, options.CellTimeout.TotalSeconds, progress: false);
             try { failures += await ChildProcess.RunAsync(child, Console.WriteLine, interruption.Token) == 0 ? 0 : 1; }
             catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested) { return interruption.ExitCode; }
         }
         return failures == 0 ? 0 : 1;
-    }
-
-    static async Task<int> RunOneAsync(NotebookRunRequest options)
-    {
-        var nbPath = options.Notebooks[0];
-        var outFolder = options.Out ?? Path.Combine("results", Path.GetFileNameWithoutExtension(nbPath));
-        TorchRuntime.Initialize(options.Device);
-        bool progressLines = Environment.GetEnvironmentVariable(ProgressVariable) == "1";
-        var result = await NotebookRunner.RunAsync(nbPath, new NotebookRunOptions
-        {
-            OutputDirectory = outFolder, Size = options.Size, Device = options.Device, CellTimeout = options.CellTimeout,
-            Progress = p =>
-            {
-                if (progressLines) Console.WriteLine($"@progress {p.Cell} {p.Cells} {(p.Finished ? 1 : 0)} {p.Seconds.ToString("F1", CultureInfo.InvariantCulture)}");
-            },
-        });
-        Console.WriteLine(result.Succeeded
-            ? $"{Path.GetFileName(nbPath)}: ok in {result.Seconds:F1} s → {result.HtmlPage}"
-            : $"{Path.GetFileName(nbPath)}: FAILED at cell {result.FailedCell}: {result.Error}\n  executed notebook: {result.ExecutedNotebook}");
-        return result.Succeeded ? 0 : 1;
     }
 }
 
 /// <summary>`pathnb notebook check`: are the notebooks committable (Polyglot metadata, no outputs)?</summary>
 static class NotebookCheckCommand
 {
-    public static int Run(NotebookCheckOptions options)
-    {
-        int bad = 0;
-        foreach (var nb in options.Notebooks)
-        {
-            var problems = NotebookDocument.Load(nb).CommitProblems();
-            Console.WriteLine(problems.Count == 0 ? $"{nb}: ok" : $"{nb}: {string.Join("; ", problems)}");
-            if (problems.Count > 0) bad++;
-        }
-        return bad == 0 ? 0 : 1;
-    }
+    public static async Task<int> RunAsync(NotebookCheckOptions options) =>
+        await ChildProcess.RunAsync(NotebookRunner.Check(options.Notebooks), Console.WriteLine);
 }

@@ -43,9 +43,7 @@ static class Reproduce
         {
             var name = names[n];
             var folders = new ResultFolders(outRoot, name);
-            var timeout = options.CellTimeoutSeconds?.ToString(CultureInfo.InvariantCulture);
-            var child = ChildStart.Self(NotebookRunCommand.ChildArguments(selected[n], folders.Partial, size, options.Device, timeout),
-                new Dictionary<string, string> { [NotebookRunCommand.ProgressVariable] = "1" });
+            var child = NotebookRunner.Run(selected[n], folders.Partial, size, options.Device, options.CellTimeoutSeconds, progress: true);
             var log = new List<string>();
             var clock = Stopwatch.StartNew();
             int code;

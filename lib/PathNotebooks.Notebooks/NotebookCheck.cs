@@ -18,13 +18,15 @@ public static class NotebookCheck
             var kernelspec = raw.RootElement.TryGetProperty("metadata", out var m) && m.TryGetProperty("kernelspec", out var k) ? k : default;
             if (Text(kernelspec, "name") != ".net-csharp") problems.Add("kernelspec.name is not '.net-csharp'");
             if (Text(kernelspec, "language") != "C#") problems.Add("kernelspec.language is not 'C#'");
+            // The Polyglot extension picks each cell's kernel by this default (cells without their own kernel name).
+            var kernelInfo = m.ValueKind == JsonValueKind.Object && m.TryGetProperty("polyglot_notebook", out var polyglot) && polyglot.TryGetProperty("kernelInfo", out var ki) ? ki : default;
+            if (Text(kernelInfo, "defaultKernelName") != "csharp") problems.Add("polyglot_notebook.kernelInfo.defaultKernelName is not 'csharp'");
             var cells = raw.RootElement.GetProperty("cells").EnumerateArray().ToList();
             for (int i = 0; i < cells.Count; i++)
                 if (cells[i].TryGetProperty("execution_count", out var count) && count.ValueKind == JsonValueKind.Number)
                     problems.Add($"cell {i + 1} has an execution count");
         }
         var document = Notebook.Parse(json, NotebookExecution.KernelInfos);
-        if (document.GetDefaultKernelName() != "csharp") problems.Add("polyglot_notebook.kernelInfo.defaultKernelName is not 'csharp'");
         for (int i = 0; i < document.Elements.Count; i++)
         {
             var cell = document.Elements[i];

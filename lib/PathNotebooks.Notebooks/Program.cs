@@ -1,9 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using PathNotebooks.Notebooks;
+using PathNotebooks.Processes;
 
 // pathnb-notebook: the notebook runner behind `pathnb notebook run` and `pathnb reproduce` (one notebook per process:
 // the kernel's script assemblies and libtorch's native state cannot be unloaded).
+
+// The kernel redirects Console.Out while a cell runs (and a timed-out cell keeps it redirected): the runner's own
+// lines go to the process's standard output directly.
+var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
 
 var notebook = new Argument<FileInfo>("notebook") { Description = "The .ipynb to execute." }.AcceptExistingOnly();
 var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder for the executed notebook, HTML page, run.json and tables.", Required = true };
@@ -17,6 +22,7 @@ var progress = new Option<bool>("--progress") { Description = "Print '@progress 
 var run = new Command("run", "Execute a notebook in the .NET Interactive C# kernel.") { notebook, outDir, size, device, cellTimeout, torchPackage, progress };
 run.SetAction(async parse =>
 {
+    if (!ParentDeath.TerminateWithParent()) return 143;                   // the parent that started us is already gone
     var path = parse.GetRequiredValue(notebook).FullName;
     bool printProgress = parse.GetValue(progress);
     var result = await NotebookExecution.RunAsync(path, new NotebookRunOptions
@@ -29,15 +35,15 @@ run.SetAction(async parse =>
         Progress = p =>
         {
             if (printProgress)
-                Console.Out.WriteLine(FormattableString.Invariant($"@progress {p.Cell} {p.Cells} {(p.Finished ? 1 : 0)} {p.Seconds:F1}"));
+                stdout.WriteLine(FormattableString.Invariant($"@progress {p.Cell} {p.Cells} {(p.Finished ? 1 : 0)} {p.Seconds:F1}"));
         },
     });
-    Console.Out.WriteLine(result.Succeeded
+    stdout.WriteLine(result.Succeeded
         ? $"{Path.GetFileName(path)}: ok in {result.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s → {result.HtmlPage}"
         : $"{Path.GetFileName(path)}: FAILED at cell {result.FailedCell}: {result.Error}\n  executed notebook: {result.ExecutedNotebook}");
-    Console.Out.Flush();
     // A timed-out cell may still be running on a kernel thread: end the process, the results are written.
     Environment.Exit(result.Succeeded ? 0 : 1);
+    return 0;
 });
 
 var notebooks = new Argument<FileInfo[]>("notebooks") { Description = "The .ipynb files to check.", Arity = ArgumentArity.OneOrMore }.AcceptExistingOnly();
@@ -48,7 +54,7 @@ check.SetAction(parse =>
     foreach (var file in parse.GetRequiredValue(notebooks))
     {
         var problems = NotebookCheck.Problems(file.FullName);
-        Console.WriteLine(problems.Count == 0 ? $"{file}: ok" : $"{file}: {string.Join("; ", problems)}");
+        stdout.WriteLine(problems.Count == 0 ? $"{file}: ok" : $"{file}: {string.Join("; ", problems)}");
         if (problems.Count > 0) bad++;
     }
     return bad == 0 ? 0 : 1;

@@ -11,6 +11,13 @@ public sealed class TorchFixture
 [CollectionDefinition("torch")]
 public sealed class TorchCollection : ICollectionFixture<TorchFixture> { }
 
+/// <summary>
+/// Tests that execute notebooks (each in its own kernel process, training small models) run one after another: on a
+/// 2-core CI machine, running them side by side only stretches every cell towards its timeout.
+/// </summary>
+[CollectionDefinition("notebook runs")]
+public sealed class NotebookRunsCollection { }
+
 /// <summary>Comparison helpers used by the naive-vs-fast tests.</summary>
 public static class Compare
 {

@@ -1,5 +1,3 @@
-using Microsoft.FSharp.Core;
-using PathNotebooks.Runtime;
 using Plotly.NET;
 using static TorchSharp.torch;
 
@@ -10,12 +8,13 @@ public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<
 
 /// <summary>
 /// The few chart shapes the notebooks need, as Plotly.NET <see cref="GenericChart"/>s built from plain C# values.
-/// Every title carries the device the numbers came from ("State the device in every figure").
+/// The device and size a chart's numbers came from are said once per notebook (the runtime line of its first cell,
+/// repeated under the title of the HTML page), not on every chart.
 /// </summary>
 /// <remarks>
-/// Plotly.NET's high-level chart API is F# with optional arguments; its C# wrapper targets net10 only, while the kit
-/// also targets net8 for the last .NET Interactive kernel. So charts are built from Plotly.NET's trace and layout
-/// objects (plotly.js attribute names), and Plotly.NET does the rest (JSON, HTML, the bundled plotly.js).
+/// Plotly.NET's high-level chart API is F# with optional arguments (awkward from C#), so charts are built from its
+/// trace and layout objects with plotly.js attribute names, which the plotly.js docs describe; Plotly.NET does the rest: in VS Code and Jupyter, Plotly.NET.Interactive
+/// displays the chart; the kit's notebook runner draws it offline from Plotly.NET's figure JSON and bundled plotly.js.
 /// </remarks>
 public static class Plot
 {
@@ -89,30 +88,6 @@ public static class Plot
         return Finish(new[] { t }, title, xTitle, yTitle, null, null);
     }
 
-    /// <summary>Plotly figure JSON (data + layout), what Jupyter/VS Code render as <c>application/vnd.plotly.v1+json</c>.</summary>
-    public static string ToFigureJson(GenericChart chart) => GenericChart.toFigureJson(chart);
-
-    /// <summary>An HTML fragment (div + script) that draws the chart with an already loaded plotly.js (no CDN).</summary>
-    public static string ToHtmlFragment(GenericChart chart)
-    {
-        var noReference = DisplayOptions.init(null, null, null, null, null, null, FSharpOption<PlotlyJSReference>.Some(PlotlyJSReference.NoReference));
-        return GenericChart.toChartHTML(GenericChart.setDisplayOptions(noReference, chart));
-    }
-
-    /// <summary>plotly.js as shipped inside Plotly.NET.dll (works offline), and its version.</summary>
-    public static (string Script, string Version) PlotlyJs()
-    {
-        var asm = typeof(GenericChart).Assembly;
-        var name = asm.GetManifestResourceNames().First(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
-        using var stream = asm.GetManifestResourceStream(name)!;
-        using var reader = new StreamReader(stream);
-        return (reader.ReadToEnd(), name["Plotly.NET.plotly-".Length..^".min.js".Length]);
-    }
-
-    /// <summary>Saves a chart as a standalone HTML page with plotly.js inlined (temp file, then rename).</summary>
-    public static string SaveHtml(GenericChart chart, string path, string? pageTitle = null) =>
-        IO.AtomicFile.WriteText(path, Notebooks.HtmlPage.Standalone(pageTitle ?? "chart", ToHtmlFragment(chart)));
-
     static Trace Trace(string type, params (string Key, object Value)[] properties)
     {
         var t = new Trace(type);
@@ -132,7 +107,6 @@ public static class Plot
         var list = traces.ToList();
         if (list.Count == 0) throw new ArgumentException("a chart needs at least one series.", nameof(traces));
         var chart = GenericChart.combine(list.Select(t => GenericChart.ofTraceObject(true, t)));
-        var device = TorchRuntime.Info is { } info ? info.Device + (info.GpuName != null ? $", {info.GpuName}" : "") : "device not initialised";
         static Dictionary<string, object> Axis(string text, string? type)
         {
             var axis = new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = text } };
@@ -140,7 +114,7 @@ public static class Plot
             return axis;
         }
         var layout = LayoutOf(
-            ("title", new Dictionary<string, object> { ["text"] = $"{title}<br><sub>{device}</sub>" }),
+            ("title", new Dictionary<string, object> { ["text"] = title }),
             ("xaxis", Axis(xTitle, xType)), ("yaxis", Axis(yTitle, yType)),
             ("width", 760), ("height", 460));
         return GenericChart.addLayout(layout, chart);

@@ -81,8 +81,7 @@ public static class TorchRuntime
                 GpuName: cuda ? GpuName() : null,
                 LibtorchVersion: LibtorchVersion(outcome.LibtorchDir),
                 TorchSharpVersion: typeof(torch).Assembly.GetName().Version?.ToString(3) ?? "?",
-                TorchBackend: typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                    .FirstOrDefault(a => a.Key == "PathNotebooks.TorchBackend")?.Value ?? "?",
+                TorchBackend: BuildBackend,
                 NativeSource: outcome.Source,
                 NativeDir: outcome.LibtorchDir,
                 PatchedForOldLibstdcxx: outcome.Patched,
@@ -91,6 +90,10 @@ public static class TorchRuntime
             return _info;
         }
     }
+
+    /// <summary>The libtorch this build of the kit carries: "cpu", "cuda" or "none" (the <c>TorchBackend</c> build property).</summary>
+    public static string BuildBackend { get; } = typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "PathNotebooks.TorchBackend")?.Value ?? "?";
 
     /// <summary>The native loader's notes from initialisation (for troubleshooting).</summary>
     public static string LoadTrace => _loadTrace;

@@ -7,17 +7,7 @@ namespace PathNotebooks.Tests.Cli;
 /// <summary>The parser's messages and help, and the time-based ETA of `reproduce`.</summary>
 public class CommandLineTests
 {
-    static async Task<(int Code, string Stdout, string Stderr)> Pathnb(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoPaths.Root };
-        psi.ArgumentList.Add(RepoPaths.CliDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    static Task<(int Code, string Stdout, string Stderr)> Pathnb(params string[] args) => RepoPaths.PathnbAsync(RepoPaths.Root, args);
 
     [Theory]
     [InlineData("reproduce", "--only", "--size", "--device", "--out", "--cell-timeout", "--notebooks", "--verbose")]

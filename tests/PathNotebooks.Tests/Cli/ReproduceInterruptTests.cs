@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using PathNotebooks.Notebooks;
 using PathNotebooks.Tests.Notebooks;
 
 namespace PathNotebooks.Tests.Cli;
@@ -9,6 +8,7 @@ namespace PathNotebooks.Tests.Cli;
 /// `pathnb reproduce` stopped by a signal cleans up after itself: no orphaned `notebook run` child, no partial
 /// folder; and a later run removes the folders that a run killed outright (SIGKILL) left behind.
 /// </summary>
+[Collection("notebook runs")]
 public class ReproduceInterruptTests
 {
     [DllImport("libc", SetLastError = true)]
@@ -47,7 +47,7 @@ public class ReproduceInterruptTests
     {
         var root = RepoPaths.TempDir("stale");
         var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
-        File.WriteAllText(Path.Combine(notebooks, "01-quick.ipynb"), NotebookDocument.Create(new[] { ("code", "1 + 1") }).ToJson());
+        FixtureNotebook.WriteCode(Path.Combine(notebooks, "01-quick.ipynb"), "1 + 1");
         var results = Directory.CreateDirectory(Path.Combine(root, "results")).FullName;
         int deadPid = DeadPid();
         var stalePartial = Directory.CreateDirectory(Path.Combine(results, $".01-quick.partial-{deadPid}")).FullName;
@@ -69,8 +69,7 @@ public class ReproduceInterruptTests
     {
         var root = RepoPaths.TempDir(name);   // unique: its path identifies this test's processes in /proc
         var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
-        File.WriteAllText(Path.Combine(notebooks, "01-sleeps.ipynb"),
-            NotebookDocument.Create(new[] { ("code", "System.Threading.Thread.Sleep(60000);") }).ToJson());
+        FixtureNotebook.WriteCode(Path.Combine(notebooks, "01-sleeps.ipynb"), "System.Threading.Thread.Sleep(60000);");
         return (root, notebooks, Path.Combine(root, "results"));
     }
 

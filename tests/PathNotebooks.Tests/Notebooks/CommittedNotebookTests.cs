@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using PathNotebooks.Notebooks;
 
 namespace PathNotebooks.Tests.Notebooks;
 
@@ -11,31 +10,40 @@ public class CommittedNotebookTests
 
     [Theory]
     [MemberData(nameof(Notebooks))]
-    public void IsCleanWithPolyglotMetadata(string notebook)
+    public async Task IsCleanWithPolyglotMetadata(string notebook)
     {
-        var doc = NotebookDocument.Load(Path.Combine(RepoPaths.Notebooks, notebook));
-        Assert.Empty(doc.CommitProblems());
         Assert.Matches(@"^\d\d-[a-z0-9-]+\.ipynb$", notebook);
-        // The first code cell shows how the kit is referenced outside the runner.
-        var first = doc.Cells.First(c => c.CellType == "code").Source;
-        Assert.Contains("PathNotebooks.dll", first);
+        var path = Path.Combine(RepoPaths.Notebooks, notebook);
+        var (code, stdout, stderr) = await RepoPaths.PathnbAsync(RepoPaths.Root, "notebook", "check", path);
+        Assert.True(code == 0, stdout + stderr);
+        // The first code cell brings the packages and the kit, as VS Code and Jupyter need, and starts the runtime.
+        var cells = (JsonArray)JsonNode.Parse(File.ReadAllText(path))!["cells"]!;
+        var first = NotebookRun.Text(cells.First(c => c!["cell_type"]!.GetValue<string>() == "code")!["source"]);
+        Assert.Contains("#r \"nuget: Plotly.NET.Interactive, 6.0.0\"", first);
+        Assert.Contains("#r \"../lib/PathNotebooks/bin/Release/net10.0/PathNotebooks.dll\"", first);
         Assert.Contains("Kit.Init()", first);
     }
 
     [Fact]
-    public void CommitProblemsAreDetected()
+    public async Task CommitProblemsAreDetected()
     {
-        var doc = NotebookDocument.Create(new[] { ("code", "1") });
-        Assert.Empty(doc.CommitProblems());
-        doc.Cells[0].Outputs.Add(new JsonObject { ["output_type"] = "stream" });
-        doc.Metadata["kernelspec"] = new JsonObject { ["name"] = "python3" };
-        var problems = doc.CommitProblems();
-        Assert.Contains(problems, p => p.Contains("cell 1 has outputs"));
-        Assert.Contains(problems, p => p.Contains("kernelspec.name"));
+        var dir = RepoPaths.TempDir("check");
+        var clean = FixtureNotebook.WriteCode(Path.Combine(dir, "clean.ipynb"), "1");
+        Assert.Equal(0, (await RepoPaths.PathnbAsync(RepoPaths.Root, "notebook", "check", clean)).Code);
+        var dirty = JsonNode.Parse(File.ReadAllText(clean))!;
+        dirty["cells"]![0]!["outputs"] = new JsonArray(new JsonObject { ["output_type"] = "stream", ["name"] = "stdout", ["text"] = "x" });
+        dirty["metadata"]!["kernelspec"] = new JsonObject { ["name"] = "python3", ["language"] = "python" };
+        var path = Path.Combine(dir, "dirty.ipynb");
+        File.WriteAllText(path, dirty.ToJsonString());
+        var (code, stdout, _) = await RepoPaths.PathnbAsync(RepoPaths.Root, "notebook", "check", path);
+        Assert.Equal(1, code);
+        Assert.Contains("cell 1 has outputs", stdout);
+        Assert.Contains("kernelspec.name", stdout);
     }
 }
 
 /// <summary>Notebook 01 end to end, as a user runs it: the CLI in its own process, size tiny.</summary>
+[Collection("notebook runs")]
 public class Notebook01Tests
 {
     [Fact]
@@ -54,6 +62,7 @@ public class Notebook01Tests
 }
 
 /// <summary>Notebook 03 (PaTH) end to end at tiny: PaTH must beat RoPE on flip-flop, as in the paper.</summary>
+[Collection("notebook runs")]
 public class Notebook03Tests
 {
     [Fact]

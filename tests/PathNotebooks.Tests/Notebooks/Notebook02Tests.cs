@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 namespace PathNotebooks.Tests.Notebooks;
 
 /// <summary>Notebook 02 end to end, as a user runs it: the CLI in its own process, size tiny.</summary>
+[Collection("notebook runs")]
 public class Notebook02Tests
 {
     const string Name = "02-positional-vectors";

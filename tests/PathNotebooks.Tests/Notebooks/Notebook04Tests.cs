@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 namespace PathNotebooks.Tests.Notebooks;
 
 /// <summary>Notebook 04 end to end, as a user runs it: the CLI in its own process, size tiny.</summary>
+[Collection("notebook runs")]
 public class Notebook04Tests
 {
     const string Name = "04-fox-forgetting";

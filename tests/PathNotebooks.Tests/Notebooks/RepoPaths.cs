@@ -17,27 +17,39 @@ public static class RepoPaths
     /// <summary>The pathnb CLI built beside the tests (the test project references it).</summary>
     public static string CliDll => Path.Combine(AppContext.BaseDirectory, "pathnb.dll");
 
-    /// <summary>
-    /// Runs one committed notebook through the CLI in its own process at size tiny on the CPU, as a user would, and
-    /// returns the executed notebook's outputs; fails the test with the CLI's output when the run fails.
-    /// </summary>
-    public static async Task<NotebookRun> RunNotebookAsync(string notebookFile)
+    /// <summary>Runs the pathnb CLI (as `dotnet pathnb.dll ARGS`) in <paramref name="workingDirectory"/> and returns its exit code and output.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> PathnbAsync(string workingDirectory, params string[] args)
     {
-        var outDir = TempDir(Path.GetFileNameWithoutExtension(notebookFile));
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Root };
-        foreach (var a in new[] { CliDll, "notebook", "run", Path.Combine(Notebooks, notebookFile), "--size", "tiny", "--device", "cpu", "--out", outDir })
-            psi.ArgumentList.Add(a);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        psi.ArgumentList.Add(CliDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stdout}\n{await stderr}");
-        var executed = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, Path.GetFileName(notebookFile))))!;
-        var outputs = ((System.Text.Json.Nodes.JsonArray)executed["cells"]!)
-            .SelectMany(c => c!["outputs"] as System.Text.Json.Nodes.JsonArray ?? new System.Text.Json.Nodes.JsonArray()).Select(o => o!).ToList();
-        Assert.DoesNotContain(outputs, o => o["output_type"]!.GetValue<string>() == "error");
-        Assert.True(File.Exists(Path.Combine(outDir, Path.GetFileNameWithoutExtension(notebookFile) + ".html")));
-        return new NotebookRun(outDir, outputs);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// Runs a notebook through the CLI (`pathnb notebook run`: the .NET Interactive C# kernel, packages from NuGet) in its
+    /// own process at size tiny on the CPU, as a user would, and returns what it left. With <paramref name="mustSucceed"/>
+    /// the test fails with the CLI's output when the run fails or any cell has an error output.
+    /// </summary>
+    public static async Task<NotebookRun> RunNotebookAsync(string notebookPath, bool mustSucceed = true, double? cellTimeoutSeconds = null)
+    {
+        notebookPath = Path.IsPathRooted(notebookPath) ? notebookPath : Path.Combine(Notebooks, notebookPath);
+        var outDir = TempDir(Path.GetFileNameWithoutExtension(notebookPath));
+        var args = new List<string> { "notebook", "run", notebookPath, "--size", "tiny", "--device", "cpu", "--out", outDir };
+        if (cellTimeoutSeconds is double t) args.AddRange(new[] { "--cell-timeout", t.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var (code, stdout, stderr) = await PathnbAsync(Root, args.ToArray());
+        var run = NotebookRun.Load(outDir, Path.GetFileNameWithoutExtension(notebookPath), code, stdout + stderr);
+        if (mustSucceed)
+        {
+            Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+            Assert.DoesNotContain(run.Outputs, o => o["output_type"]!.GetValue<string>() == "error");
+            Assert.True(File.Exists(Path.Combine(outDir, Path.GetFileNameWithoutExtension(notebookPath) + ".html")));
+        }
+        return run;
     }
 
     public static string TempDir(string name)
@@ -48,10 +60,37 @@ public static class RepoPaths
     }
 }
 
-/// <summary>What a notebook run left: its output folder and the outputs of all cells.</summary>
-public sealed record NotebookRun(string OutputDirectory, IReadOnlyList<System.Text.Json.Nodes.JsonNode> Outputs)
+/// <summary>What a notebook run left: its output folder, exit code and output, the executed notebook's cells.</summary>
+public sealed record NotebookRun(string OutputDirectory, int ExitCode, string Log, System.Text.Json.Nodes.JsonArray Cells)
 {
-    public int Charts => Outputs.Count(o => o["data"]?["application/vnd.plotly.v1+json"] != null);
+    /// <summary>Reads the executed notebook <c>NAME.ipynb</c> of a run's output folder.</summary>
+    public static NotebookRun Load(string outDir, string name, int exitCode, string log)
+    {
+        var path = Path.Combine(outDir, name + ".ipynb");
+        Assert.True(File.Exists(path), $"no executed notebook at {path}; exit {exitCode}\n{log}");
+        var executed = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        return new NotebookRun(outDir, exitCode, log, (System.Text.Json.Nodes.JsonArray)executed["cells"]!);
+    }
+
+    /// <summary>All outputs of all cells, in order.</summary>
+    public IReadOnlyList<System.Text.Json.Nodes.JsonNode> Outputs =>
+        Cells.SelectMany(c => c!["outputs"] as System.Text.Json.Nodes.JsonArray ?? new System.Text.Json.Nodes.JsonArray()).Select(o => o!).ToList();
+
+    /// <summary>The outputs of cell <paramref name="number"/> (1-based, markdown cells included).</summary>
+    public System.Text.Json.Nodes.JsonArray OutputsOf(int number) => (System.Text.Json.Nodes.JsonArray)Cells[number - 1]!["outputs"]!;
+
+    /// <summary>Charts the kernel displayed through Plotly.NET.Interactive's formatter.</summary>
+    public int Charts => Outputs.Count(o => IsChart(o));
+
+    /// <summary>Whether an output is a Plotly.NET chart as the Plotly.NET.Interactive formatter renders it.</summary>
+    public static bool IsChart(System.Text.Json.Nodes.JsonNode output) => Text(output["data"]?["text/html"]).Contains("renderPlotly", StringComparison.Ordinal);
+
+    /// <summary>The text of an nbformat multi-line string (a string or an array of lines).</summary>
+    public static string Text(System.Text.Json.Nodes.JsonNode? lines) =>
+        lines is System.Text.Json.Nodes.JsonArray a ? string.Concat(a.Select(l => l!.GetValue<string>())) : lines?.GetValue<string>() ?? "";
+
+    /// <summary>The run's run.json.</summary>
+    public System.Text.Json.Nodes.JsonNode RunJson => System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(OutputDirectory, "run.json")))!;
 
     /// <summary>The data rows of a CSV table the notebook saved, split on commas.</summary>
     public IReadOnlyList<string[]> Table(string name, string expectedHeaderStart)

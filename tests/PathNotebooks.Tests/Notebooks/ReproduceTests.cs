@@ -1,22 +1,16 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using PathNotebooks.Notebooks;
 
 namespace PathNotebooks.Tests.Notebooks;
 
 /// <summary>`pathnb reproduce` on a folder of small fixture notebooks, in its own process as a user runs it.</summary>
+[Collection("notebook runs")]
 public class ReproduceTests
 {
     static async Task<(int Code, string Output)> Pathnb(string workingDirectory, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
-        psi.ArgumentList.Add(RepoPaths.CliDll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
+        var (code, stdout, stderr) = await RepoPaths.PathnbAsync(workingDirectory, args);
+        return (code, stdout + stderr);
     }
 
     [Fact]
@@ -24,11 +18,9 @@ public class ReproduceTests
     {
         var root = RepoPaths.TempDir("reproduce");
         var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
-        File.WriteAllText(Path.Combine(notebooks, "01-ok.ipynb"), NotebookDocument.Create(new[]
-        {
-            ("code", "using PathNotebooks;\nvar info = Kit.Init();\nvar df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"x\", new double[] { 0.5 }));\nKit.SaveTable(df, \"table\");\nKit.Size.ToString()"),
-        }).ToJson());
-        File.WriteAllText(Path.Combine(notebooks, "02-fails.ipynb"), NotebookDocument.Create(new[] { ("code", "throw new Exception(\"planned\");") }).ToJson());
+        FixtureNotebook.WriteCode(Path.Combine(notebooks, "01-ok.ipynb"),
+            FixtureNotebook.KitReferences + "using PathNotebooks;\nvar info = Kit.Init();\nvar df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"x\", new double[] { 0.5 }));\nKit.SaveTable(df, \"table\");\nKit.Size.ToString()");
+        FixtureNotebook.WriteCode(Path.Combine(notebooks, "02-fails.ipynb"), "throw new Exception(\"planned\");");
         var results = Path.Combine(root, "results");
 
         var (code, output) = await Pathnb(root, "reproduce", "--notebooks", notebooks, "--out", results, "--device", "cpu");

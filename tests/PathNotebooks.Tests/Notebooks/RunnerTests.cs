@@ -1,110 +1,99 @@
 using System.Text.Json.Nodes;
-using PathNotebooks.Notebooks;
 
 namespace PathNotebooks.Tests.Notebooks;
 
-/// <summary>The notebook runner on small fixture notebooks, in this process.</summary>
-[Collection("torch")]
+/// <summary>
+/// The notebook runner on small fixture notebooks, each run as a user runs one: `pathnb notebook run`, which executes it
+/// in the .NET Interactive C# kernel with packages restored from NuGet.
+/// </summary>
+[Collection("notebook runs")]
 public class RunnerTests
 {
-    static async Task<(NotebookRunResult Result, JsonObject Executed)> Run(string name, TimeSpan? timeout, params string[] codeCells)
+    static Task<NotebookRun> Run(string name, double? cellTimeoutSeconds, params string[] codeCells)
     {
-        var dir = RepoPaths.TempDir(name);
-        var path = Path.Combine(dir, name + ".ipynb");
         var cells = new List<(string, string)> { ("markdown", "# fixture") };
         cells.AddRange(codeCells.Select(c => ("code", c)));
-        File.WriteAllText(path, NotebookDocument.Create(cells).ToJson());
-        var result = await NotebookRunner.RunAsync(path, new NotebookRunOptions
-        {
-            OutputDirectory = Path.Combine(dir, "out"), Size = "tiny", Device = "cpu", CellTimeout = timeout ?? TimeSpan.FromMinutes(2),
-        });
-        return (result, (JsonObject)JsonNode.Parse(File.ReadAllText(result.ExecutedNotebook))!);
+        var path = FixtureNotebook.Write(Path.Combine(RepoPaths.TempDir(name), name + ".ipynb"), cells.ToArray());
+        return RepoPaths.RunNotebookAsync(path, mustSucceed: false, cellTimeoutSeconds);
     }
 
-    static JsonArray Outputs(JsonObject nb, int cellNumber) => (JsonArray)nb["cells"]![cellNumber - 1]!["outputs"]!;
-    static string Text(JsonNode? lines) => lines is JsonArray a ? string.Concat(a.Select(l => l!.GetValue<string>())) : lines?.GetValue<string>() ?? "";
+    static IEnumerable<string> Kinds(JsonArray outputs) => outputs.Select(o => o!["output_type"]!.GetValue<string>());
 
     [Fact]
-    public async Task StateCarriesAcrossCellsAndValuesBecomeOutputs()
+    public async Task KernelSemanticsFormattersAndPageAsInPolyglot()
     {
-        var (result, nb) = await Run("state", null,
-            "var x = 20; class Counter { public int N; }",
+        var run = await Run("state", null,
+            FixtureNotebook.KitReferences + "using PathNotebooks.Charts;\nvar runtime = PathNotebooks.Kit.Init();\nvar x = 20; class Counter { public int N; }",
             "var c = new Counter { N = x + 1 }; Console.WriteLine(\"printed\"); c.N * 2",
             "display(\"shown\"); \"also\".Display(); display(new int[] { 1, 2, 3 });",
             "var df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"v\", new double[] { 1.5 }));\ndf",
-            "PathNotebooks.Charts.Plot.Lines(\"t\", \"x\", \"y\", new[] { new PathNotebooks.Charts.Series(\"s\", new double[] { 0, 1 }, new double[] { 1, 0 }) })");
-        Assert.True(result.Succeeded, result.Error);
-        var cell3 = Outputs(nb, 3);
-        Assert.Equal("stream", cell3[0]!["output_type"]!.GetValue<string>());
-        Assert.Equal("printed\n", Text(cell3[0]!["text"]));
-        Assert.Equal("execute_result", cell3[1]!["output_type"]!.GetValue<string>());
-        Assert.Equal("42", Text(cell3[1]!["data"]!["text/plain"]));
-        var cell4 = Outputs(nb, 4);
-        Assert.Equal(new[] { "shown", "also", "[1, 2, 3]" }, cell4.Select(o => Text(o!["data"]!["text/plain"])));
-        Assert.Contains("<table", Text(Outputs(nb, 5)[0]!["data"]!["text/html"]));
-        var chart = Outputs(nb, 6)[0]!["data"]!;
-        Assert.NotNull(chart["application/vnd.plotly.v1+json"]!["data"]);
-        Assert.DoesNotContain("cdn.plot.ly", Text(chart["text/html"]));
-        Assert.True(File.Exists(result.HtmlPage));
-        var page = File.ReadAllText(result.HtmlPage);
-        Assert.Contains("Plotly.newPlot", page);
-        Assert.DoesNotContain("<script src=\"http", page);                      // offline: plotly.js inlined
-        Assert.Equal(5, result.Cells.Count);
-        var run = JsonNode.Parse(File.ReadAllText(result.RunJson))!;
-        Assert.Equal("cpu", run["device"]!.GetValue<string>());
-        Assert.Equal("tiny", run["size"]!.GetValue<string>());
-        Assert.Equal(5, ((JsonArray)run["cells"]!).Count);
+            "Plot.Lines(\"t\", \"x\", \"y\", new[] { new Series(\"s\", new double[] { 0, 1 }, new double[] { 1, 0 }) })");
+        Assert.True(run.ExitCode == 0, run.Log);
+
+        var cell3 = run.OutputsOf(3);                                              // stdout, then the cell's value
+        Assert.Equal(new[] { "stream", "execute_result" }, Kinds(cell3));
+        Assert.Equal("printed\n", NotebookRun.Text(cell3[0]!["text"]));
+        Assert.Contains(">42<", NotebookRun.Text(cell3[1]!["data"]!["text/html"]));
+        var cell4 = run.OutputsOf(4);                                              // display() and .Display(), in order
+        Assert.Equal(3, cell4.Count);
+        Assert.Equal("shown", NotebookRun.Text(cell4[0]!["data"]!["text/plain"]));
+        Assert.Equal("also", NotebookRun.Text(cell4[1]!["data"]!["text/plain"]));
+        Assert.Contains("<table", NotebookRun.Text(run.OutputsOf(5)[0]!["data"]!["text/html"]));   // Data.Analysis's formatter
+        Assert.True(NotebookRun.IsChart(run.OutputsOf(6)[0]!), "Plotly.NET.Interactive should format the chart");
+
+        var page = File.ReadAllText(Path.Combine(run.OutputDirectory, "state.html"));
+        Assert.Contains("Plotly.newPlot", page);                                   // drawn from the figure JSON…
+        Assert.DoesNotContain("<script src=", page);                               // …with plotly.js inlined: offline
+        Assert.DoesNotContain("requirejs", page);
+        Assert.Contains("white-space:pre-wrap", page);
+
+        var json = run.RunJson;
+        Assert.True(json["succeeded"]!.GetValue<bool>());
+        Assert.Equal("cpu", json["device"]!.GetValue<string>());                   // from the kit loaded in the kernel
+        Assert.Equal("tiny", json["size"]!.GetValue<string>());
+        Assert.Equal(5, ((JsonArray)json["cells"]!).Count);
+        Assert.StartsWith("Microsoft.DotNet.Interactive", json["kernel"]!.GetValue<string>());
     }
 
     [Fact]
     public async Task AFailingCellStopsTheNotebookAndNamesTheCell()
     {
-        var (result, nb) = await Run("fails", null, "var ok = 1;", "throw new InvalidOperationException(\"boom\");", "Console.WriteLine(\"never\");");
-        Assert.False(result.Succeeded);
-        Assert.Equal(3, result.FailedCell);                                       // markdown is cell 1
-        var error = Outputs(nb, 3)[0]!;
+        var run = await Run("fails", null, "var ok = 1;", "throw new InvalidOperationException(\"boom\");", "Console.WriteLine(\"never\");");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAILED at cell 3", run.Log);                             // markdown is cell 1
+        var error = run.OutputsOf(3).Single()!;
         Assert.Equal("error", error["output_type"]!.GetValue<string>());
-        Assert.Contains("cell 3", error["evalue"]!.GetValue<string>());
         Assert.Contains("boom", error["evalue"]!.GetValue<string>());
-        Assert.Empty(Outputs(nb, 4));
-        Assert.True(File.Exists(result.HtmlPage));
+        Assert.Empty(run.OutputsOf(4));
+        var page = File.ReadAllText(Path.Combine(run.OutputDirectory, "fails.html"));
+        Assert.Contains("not run", page);
+        Assert.Equal(3, run.RunJson["failed_cell"]!.GetValue<int>());
     }
 
     [Fact]
-    public async Task CompileErrorsNameCellAndLine()
+    public async Task CompileErrorsNameTheCellAndLine()
     {
-        var (result, _) = await Run("compile", null, "var a = 1;", "var b = 2;\nint c = \"text\";");
-        Assert.False(result.Succeeded);
-        Assert.Equal(3, result.FailedCell);
-        Assert.Contains("cell 3, line 2", result.Error);
+        var run = await Run("compile", null, "var a = 1;", "var b = 2;\nint c = \"text\";");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAILED at cell 3", run.Log);
+        Assert.Contains("(2,9)", run.Log);                                         // the kernel's line,column of the error
+        Assert.Contains("CS0029", run.Log);
     }
 
     [Fact]
-    public async Task KnownPackageReferencesAreAcceptedOthersRejectedClearly()
+    public async Task AnUnknownPackageFailsWithTheKernelsMessage()
     {
-        var ok = await Run("nuget-ok", null, "#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Plotly.NET, 6.0.0\"\n#r \"../lib/PathNotebooks/bin/Release/net8.0/PathNotebooks.dll\"\n#!csharp\nvar fine = 1;");
-        Assert.True(ok.Result.Succeeded, ok.Result.Error);
-
-        var unknown = await Run("nuget-unknown", null, "var a = 1;", "// fetch a package\n#r \"nuget: Newtonsoft.Json, 13.0.3\"");
-        Assert.False(unknown.Result.Succeeded);
-        Assert.Contains("cell 3, line 2", unknown.Result.Error);
-        Assert.Contains("Newtonsoft.Json", unknown.Result.Error);
-        Assert.Contains("cannot install packages", unknown.Result.Error);
-
-        var version = await Run("nuget-version", null, "#r \"nuget: TorchSharp-cpu, 0.105.0\"");
-        Assert.Contains("0.107.0", version.Result.Error);
-
-        var magic = await Run("magic", null, "#!fsharp\nlet x = 1");
-        Assert.Contains("'#!fsharp' is not supported", magic.Result.Error);
+        var run = await Run("nuget-unknown", null, "#r \"nuget: PathNotebooks.No.Such.Package, 1.0.0\"");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("PathNotebooks.No.Such.Package", run.Log);
     }
 
     [Fact]
     public async Task ACellThatRunsTooLongTimesOut()
     {
-        var (result, nb) = await Run("timeout", TimeSpan.FromSeconds(1), "System.Threading.Thread.Sleep(4000);");
-        Assert.False(result.Succeeded);
-        Assert.Equal(2, result.FailedCell);
-        Assert.Contains("timeout", result.Error, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal("error", Outputs(nb, 2)[0]!["output_type"]!.GetValue<string>());
+        var run = await Run("timeout", 2, "System.Threading.Thread.Sleep(30000);");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("timeout", run.Log, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("error", run.OutputsOf(2).Single()!["output_type"]!.GetValue<string>());
     }
 }
