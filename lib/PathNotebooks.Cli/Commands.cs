@@ -44,13 +44,14 @@ static class Commands
         {
             if (r.GetValueOrDefault<string>() is { } dir && !Directory.Exists(dir)) r.AddError($"--notebooks: no folder {dir}.");
         });
+        var packages = PackagesFromOption();
         var command = new Command("reproduce",
             "Run every notebook (or the listed ones) and write results/<notebook>/: the executed .ipynb, an HTML page, " +
             "the experiment's CSV tables and run.json. Default size: tiny on CPU, full on CUDA.")
-        { only, size, device, output, timeout, notebooks };
+        { only, size, device, output, timeout, notebooks, packages };
         command.SetAction(parse => PathNotebooks.Cli.Reproduce.RunAsync(new ReproduceOptions(
             parse.GetValue(only), parse.GetValue(size), parse.GetValue(device), parse.GetValue(output),
-            parse.GetValue(timeout), parse.GetValue(notebooks))));
+            parse.GetValue(timeout), parse.GetValue(notebooks), parse.GetValue(packages))));
         return command;
     }
 
@@ -61,10 +62,11 @@ static class Commands
         var device = DeviceOption();
         var output = new Option<string>("--out") { Description = "Results folder (one notebook: the folder itself, default results/<notebook>; several: one subfolder each).", HelpName = "DIR" };
         var timeout = CellTimeoutOption();
-        var run = new Command("run", "Execute notebooks in the .NET Interactive C# kernel (in process; packages restored from NuGet, as in VS Code or Jupyter).") { runFiles, size, device, output, timeout };
+        var packages = PackagesFromOption();
+        var run = new Command("run", "Execute notebooks in the .NET Interactive C# kernel (in process; packages restored from NuGet, as in VS Code or Jupyter).") { runFiles, size, device, output, timeout, packages };
         run.SetAction(parse => NotebookRunCommand.RunAsync(new NotebookRunRequest(
             parse.GetValue(runFiles)!, parse.GetValue(size), parse.GetValue(device), parse.GetValue(output),
-            TimeSpan.FromSeconds(parse.GetValue(timeout) ?? 600))));
+            TimeSpan.FromSeconds(parse.GetValue(timeout) ?? 600), parse.GetValue(packages))));
 
         var checkFiles = NotebookFilesArgument();
         var check = new Command("check", "Check notebooks are committable: Polyglot metadata, no outputs.") { checkFiles };
@@ -128,6 +130,21 @@ static class Commands
         var device = new Option<string>("--device") { Description = "Where torch runs (default: auto, CUDA when there is a GPU).", HelpName = "auto|cpu|cuda" };
         AcceptOnly(device, "auto", "cpu", "cuda");
         return device;
+    }
+
+    static Option<string> PackagesFromOption()
+    {
+        var option = new Option<string>("--packages-from")
+        {
+            Description = "Serve the notebooks' #r \"nuget: …\" lines from this folder (the kit and its dependencies) instead of NuGet, " +
+                          "on machines without NuGet or a .NET SDK (the GPU bundle's run.sh passes it).",
+            HelpName = "DIR",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is { } dir && !File.Exists(Path.Combine(dir, "TorchSharp.dll"))) r.AddError($"--packages-from: {dir} holds no TorchSharp.dll.");
+        });
+        return option;
     }
 
     static Option<double?> CellTimeoutOption()

@@ -6,7 +6,8 @@ namespace PathNotebooks.Cli;
 
 /// <summary>Options of `pathnb notebook run`, as parsed.</summary>
 /// <param name="Out">Results folder; for one notebook the folder itself, for several the parent of one folder each.</param>
-sealed record NotebookRunRequest(IReadOnlyList<string> Notebooks, string? Size, string? Device, string? Out, TimeSpan CellTimeout);
+/// <param name="PackagesFrom">Folder that serves the notebooks' package lines instead of NuGet (null: NuGet).</param>
+sealed record NotebookRunRequest(IReadOnlyList<string> Notebooks, string? Size, string? Device, string? Out, TimeSpan CellTimeout, string? PackagesFrom);
 
 /// <summary>Options of `pathnb notebook check`.</summary>
 sealed record NotebookCheckOptions(IReadOnlyList<string> Notebooks);
@@ -39,10 +40,14 @@ static class NotebookRunner
         _ => "TorchSharp-cpu",
     };
 
-    /// <summary>Runs <paramref name="notebook"/> into <paramref name="outDir"/>; with <paramref name="progress"/> the child prints `@progress` lines.</summary>
-    public static ChildStart Run(string notebook, string outDir, string? size, string? device, double? cellTimeoutSeconds, bool progress)
+    /// <summary>
+    /// Runs <paramref name="notebook"/> into <paramref name="outDir"/>; with <paramref name="progress"/> the child prints
+    /// `@progress` lines; <paramref name="packagesFrom"/> serves the package lines from a folder instead of NuGet.
+    /// </summary>
+    public static ChildStart Run(string notebook, string outDir, string? size, string? device, double? cellTimeoutSeconds, string? packagesFrom, bool progress)
     {
         var args = new List<string> { "run", Path.GetFullPath(notebook), "--out", Path.GetFullPath(outDir), "--torch-package", TorchPackage };
+        if (packagesFrom != null) args.AddRange(["--packages-from", Path.GetFullPath(packagesFrom)]);
         if (size != null) args.AddRange(["--size", size]);
         if (device != null) args.AddRange(["--device", device]);
         if (cellTimeoutSeconds is double t) args.AddRange(["--cell-timeout", t.ToString(CultureInfo.InvariantCulture)]);
@@ -66,7 +71,7 @@ static class NotebookRunCommand
             var outDir = options.Notebooks.Count == 1 && options.Out != null
                 ? options.Out
                 : Path.Combine(options.Out ?? "results", Path.GetFileNameWithoutExtension(nb));
-            var child = NotebookRunner.Run(nb, outDir, options.Size, options.Device, options.CellTimeout.TotalSeconds, progress: false);
+            var child = NotebookRunner.Run(nb, outDir, options.Size, options.Device, options.CellTimeout.TotalSeconds, options.PackagesFrom, progress: false);
             try { failures += await ChildProcess.RunAsync(child, Console.WriteLine, interruption.Token) == 0 ? 0 : 1; }
             catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested) { return interruption.ExitCode; }
         }

@@ -8,7 +8,8 @@ namespace PathNotebooks.Cli;
 /// <summary>Options of `pathnb reproduce`, as parsed.</summary>
 /// <param name="Only">Comma-separated file-name prefixes of the notebooks to run (null: all).</param>
 /// <param name="Notebooks">Folder of .ipynb files (null: the repository's notebooks/).</param>
-sealed record ReproduceOptions(string? Only, string? Size, string? Device, string? Out, double? CellTimeoutSeconds, string? Notebooks);
+/// <param name="PackagesFrom">Folder that serves the notebooks' package lines instead of NuGet (null: NuGet).</param>
+sealed record ReproduceOptions(string? Only, string? Size, string? Device, string? Out, double? CellTimeoutSeconds, string? Notebooks, string? PackagesFrom);
 
 /// <summary>
 /// The main job: run every notebook through the runner at the size the device allows and collect results/.
@@ -43,7 +44,7 @@ static class Reproduce
         {
             var name = names[n];
             var folders = new ResultFolders(outRoot, name);
-            var child = NotebookRunner.Run(selected[n], folders.Partial, size, options.Device, options.CellTimeoutSeconds, progress: true);
+            var child = NotebookRunner.Run(selected[n], folders.Partial, size, options.Device, options.CellTimeoutSeconds, options.PackagesFrom, progress: true);
             var log = new List<string>();
             var clock = Stopwatch.StartNew();
             int code;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reactive.Linq;
+using System.Reflection;
 using System.Runtime.Loader;
 using Microsoft.DotNet.Interactive;
 using Microsoft.DotNet.Interactive.Commands;
@@ -28,6 +29,7 @@ public sealed class KernelSession : IDisposable
     readonly CompositeKernel kernel;
     readonly HashSet<string> loadedExtensionAssemblies = new(StringComparer.Ordinal);
     readonly ConcurrentQueue<string> packagesToCheckForExtensions = new();
+    readonly ConcurrentQueue<string> extensionAssembliesToLoad = new();
     readonly IDisposable packageSubscription;
 
     public KernelSession()
@@ -54,7 +56,14 @@ public sealed class KernelSession : IDisposable
         {
             await next(command, context);
             while (packagesToCheckForExtensions.TryDequeue(out var root))
-                await LoadExtensionsAsync(Path.Combine(root, "interactive-extensions", "dotnet"), context);
+            {
+                var directory = Path.Combine(root, "interactive-extensions", "dotnet");
+                if (!Directory.Exists(directory)) continue;
+                foreach (var dll in Directory.GetFiles(directory, "*.dll", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal))
+                    await LoadExtensionAsync(dll, context);
+            }
+            while (extensionAssembliesToLoad.TryDequeue(out var dll))
+                await LoadExtensionAsync(dll, context);
         });
     }
 
@@ -74,26 +83,31 @@ public sealed class KernelSession : IDisposable
         return new CellEvents(result.Events.ToList(), !failed);
     }
 
-    async Task LoadExtensionsAsync(string directory, KernelInvocationContext context)
+    /// <summary>Loads the kernel extensions in these assemblies once the next submission has run (packages served from a folder).</summary>
+    public void LoadExtensionsAfterNextSubmission(IEnumerable<string> assemblies)
     {
-        if (!Directory.Exists(directory)) return;
-        foreach (var dll in Directory.GetFiles(directory, "*.dll", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal))
+        foreach (var dll in assemblies) extensionAssembliesToLoad.Enqueue(dll);
+    }
+
+    async Task LoadExtensionAsync(string dll, KernelInvocationContext context)
+    {
+        if (!loadedExtensionAssemblies.Add(Path.GetFileName(dll))) return;
+        // A package's extension assembly may be the package's own assembly, already referenced by the cell.
+        var name = AssemblyName.GetAssemblyName(dll).Name;
+        var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == name)
+                       ?? AssemblyLoadContext.Default.LoadFromAssemblyPath(dll);
+        foreach (var type in assembly.ExportedTypes.Where(t => !t.IsAbstract && !t.IsInterface && typeof(IKernelExtension).IsAssignableFrom(t)))
         {
-            if (!loadedExtensionAssemblies.Add(Path.GetFileName(dll))) continue;
-            var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(dll);
-            foreach (var type in assembly.ExportedTypes.Where(t => !t.IsAbstract && !t.IsInterface && typeof(IKernelExtension).IsAssignableFrom(t)))
+            KernelInvocationContextExtensions.Display(context, $"Loading extensions from `{assembly.Location}`", "text/plain");
+            var extension = (IKernelExtension)Activator.CreateInstance(type)!;
+            try
             {
-                KernelInvocationContextExtensions.Display(context, $"Loading extensions from `{assembly.Location}`", "text/plain");
-                var extension = (IKernelExtension)Activator.CreateInstance(type)!;
-                try
-                {
-                    await extension.OnLoadAsync(kernel);
-                    context.Publish(new KernelExtensionLoaded(extension, context.Command));
-                }
-                catch (Exception e)
-                {
-                    context.Fail(context.Command, e, $"Failed to load kernel extension \"{type.Name}\" from {assembly.Location}: {e.Message}");
-                }
+                await extension.OnLoadAsync(kernel);
+                context.Publish(new KernelExtensionLoaded(extension, context.Command));
+            }
+            catch (Exception e)
+            {
+                context.Fail(context.Command, e, $"Failed to load kernel extension \"{type.Name}\" from {assembly.Location}: {e.Message}");
             }
         }
     }

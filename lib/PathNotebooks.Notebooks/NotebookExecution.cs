@@ -89,9 +89,12 @@ public static class NotebookExecution
                 {
                     if (cell.KernelName is not "csharp")
                         throw new CellFailure($"cell {number} is a '{cell.KernelName}' cell; the kit's notebooks are C# only.");
-                    var code = options.Packages.Prepare(cell.Contents, number);
+                    PreparedCell prepared;
+                    try { prepared = options.Packages.Prepare(cell.Contents, number); }
+                    catch (InvalidOperationException e) { throw new CellFailure(e.Message); }
+                    session.LoadExtensionsAfterNextSubmission(prepared.ExtensionAssemblies);
                     using var timeout = new CancellationTokenSource();
-                    var submission = session.SubmitAsync(code, null, timeout.Token);
+                    var submission = session.SubmitAsync(prepared.Code, null, timeout.Token);
                     if (await Task.WhenAny(submission, Task.Delay(options.CellTimeout)) != submission)
                     {
                         timeout.Cancel();

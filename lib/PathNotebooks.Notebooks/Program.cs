@@ -17,9 +17,10 @@ var device = new Option<string?>("--device") { Description = "Device (default au
 var cellTimeout = new Option<double>("--cell-timeout") { Description = "Seconds one cell may run.", DefaultValueFactory = _ => 600 };
 var torchPackage = new Option<string>("--torch-package") { Description = "TorchSharp package served for the notebooks' TorchSharp-cpu line.", DefaultValueFactory = _ => PackageSource.NotebookTorchPackage }
     .AcceptOnlyFromAmong("TorchSharp-cpu", "TorchSharp-cuda-linux", "TorchSharp");
+var packagesFrom = new Option<DirectoryInfo?>("--packages-from") { Description = "Serve the notebooks' #r \"nuget: …\" lines from this folder (the kit and its dependencies) instead of NuGet: for machines without NuGet or a .NET SDK." };
 var progress = new Option<bool>("--progress") { Description = "Print '@progress CELL CELLS FINISHED SECONDS' lines for a parent process." };
 
-var run = new Command("run", "Execute a notebook in the .NET Interactive C# kernel.") { notebook, outDir, size, device, cellTimeout, torchPackage, progress };
+var run = new Command("run", "Execute a notebook in the .NET Interactive C# kernel.") { notebook, outDir, size, device, cellTimeout, torchPackage, packagesFrom, progress };
 run.SetAction(async parse =>
 {
     if (!ParentDeath.TerminateWithParent()) return 143;                   // the parent that started us is already gone
@@ -31,7 +32,7 @@ run.SetAction(async parse =>
         Size = parse.GetValue(size),
         Device = parse.GetValue(device),
         CellTimeout = TimeSpan.FromSeconds(parse.GetValue(cellTimeout)),
-        Packages = PackageSource.NuGet(parse.GetRequiredValue(torchPackage)),
+        Packages = parse.GetValue(packagesFrom) is { } folder ? PackageSource.Folder(folder.FullName) : PackageSource.NuGet(parse.GetRequiredValue(torchPackage)),
         Progress = p =>
         {
             if (printProgress)

@@ -10,8 +10,8 @@ public class CommandLineTests
     static Task<(int Code, string Stdout, string Stderr)> Pathnb(params string[] args) => RepoPaths.PathnbAsync(RepoPaths.Root, args);
 
     [Theory]
-    [InlineData("reproduce", "--only", "--size", "--device", "--out", "--cell-timeout", "--notebooks", "--verbose")]
-    [InlineData("notebook run", "--size", "--device", "--out", "--cell-timeout")]
+    [InlineData("reproduce", "--only", "--size", "--device", "--out", "--cell-timeout", "--notebooks", "--packages-from", "--verbose")]
+    [InlineData("notebook run", "--size", "--device", "--out", "--cell-timeout", "--packages-from")]
     [InlineData("bench", "--device", "--shapes", "--iterations", "--kernels", "--memory", "--out")]
     [InlineData("corpus build", "--packs", "--out")]
     [InlineData("info", "--device")]

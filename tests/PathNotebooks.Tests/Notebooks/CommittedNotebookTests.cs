@@ -102,8 +102,12 @@ public class DevcontainerTests
         var gpu = Parse(".devcontainer/gpu/devcontainer.json");
         Assert.Equal("optional", gpu["hostRequirements"]!["gpu"]!.GetValue<string>());
         Assert.Contains("--gpus", gpu["runArgs"]!.AsArray().Select(a => a!.GetValue<string>()));
-        Assert.Contains("cuda", gpu["postCreateCommand"]!.GetValue<string>());
+        // The backend is a property of the environment, so the README's plain commands build with CUDA there too.
+        Assert.Equal("cuda", gpu["containerEnv"]!["TorchBackend"]!.GetValue<string>());
         var cpu = Parse(".devcontainer/devcontainer.json");
         Assert.Null(cpu["runArgs"]);
+        Assert.Equal("cpu", cpu["containerEnv"]!["TorchBackend"]!.GetValue<string>());
+        // Both install Jupyter and register the kernel with the script the README gives classrooms.
+        Assert.Contains("scripts/jupyter-kernel.sh", File.ReadAllText(Path.Combine(RepoPaths.Root, ".devcontainer", "post-create.sh")));
     }
 }
