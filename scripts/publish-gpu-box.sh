@@ -18,6 +18,9 @@ common=(-c Release -r linux-x64 -p:TorchBackend=none -p:DebugType=none)
 dotnet publish lib/PathNotebooks.Cli/PathNotebooks.Cli.csproj "${common[@]}" --self-contained -o "$out/app"
 dotnet publish lib/PathNotebooks.Notebooks/PathNotebooks.Notebooks.csproj "${common[@]}" --self-contained -o "$out/app/notebook-runner"
 dotnet publish lib/PathNotebooks/PathNotebooks.csproj "${common[@]}" --self-contained false -o "$kit"
+# FSharp.Core comes from the runner, as in the real kernel (whose own FSharp.Core serves Plotly.NET through Kit.Init):
+# a second copy in the package folder makes the kernel's assembly loader fail on the version mismatch.
+rm "$kit/FSharp.Core.dll"
 
 # The two packages the notebooks name that the kit itself does not reference: restored here, copied with their
 # kernel extensions (Plotly.NET.Interactive draws charts, Microsoft.Data.Analysis formats DataFrames).
