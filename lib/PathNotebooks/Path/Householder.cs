@@ -41,7 +41,7 @@ public enum UnitLowerInverse
 /// or, equivalently and faster on CPU for many small matrices, by recursive 2×2 block inversion
 /// (<see cref="InverseUnitLowerBlockwise"/>; <see cref="Inverse"/> picks one per device, tests pin the two together). We never use the nilpotent
 /// power/doubling series <c>(I − A)(I + A²)(I + A⁴)⋯</c>: with repeated identical w and β near 2 its intermediate
-/// powers explode (~1e27) and fp32 results become garbage (ALGORITHMS.md §2.5).</para>
+/// powers explode (~1e27) and fp32 results become garbage (see docs/path.md, "Inverting I + A").</para>
 /// <para>Because <c>I + A</c> is lower-triangular, every diagonal block of <c>T</c> is the inverse of the matching
 /// block of <c>I + A</c>: for <c>a ≤ b</c>, <c>H_b ⋯ H_a = I − W_{a..b}ᵀ T_{a..b,a..b} diag(β_{a..b}) W_{a..b}</c>.
 /// One T per chunk plus masks therefore gives every interval product (the "masked UT transform" of the PaTH paper).</para>

@@ -7,7 +7,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace PathNotebooks.PaTH;
 
 /// <summary>
-/// Multi-head PaTH attention layer (Yang et al. 2025; ALGORITHMS.md §2.1), and PaTH-FoX when
+/// Multi-head PaTH attention layer (Yang et al. 2025; see docs/path.md, "Definition"), and PaTH-FoX when
 /// <see cref="ModelConfig.Encoding"/> is <see cref="PositionEncoding.PaTHFoX"/> (one class, the forget gate is switched
 /// on by the config; see <see cref="UsesForgetGate"/>). No other position signal is used: PaTH is the encoding.
 /// <list type="bullet">

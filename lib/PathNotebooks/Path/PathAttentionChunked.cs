@@ -6,7 +6,8 @@ using PathNotebooks.Runtime;
 namespace PathNotebooks.PaTH;
 
 /// <summary>
-/// PaTH attention with batched matmuls only (ALGORITHMS.md §2.3–2.5): per chunk of C positions a UT transform gives
+/// PaTH attention with batched matmuls only (see docs/path.md, "UT transform" and "Chunked algorithm"): per chunk
+/// of C positions a UT transform gives
 /// the intra-chunk logits and boundary-adjusted queries/keys; a loop over the chunk distance δ = 1 … N−1 handles all
 /// (query chunk c, key chunk c − δ) pairs at once, moving every query block across one more chunk per step
 /// (<c>Q̃ ← Q̃ − (Q̃ Wᵀ) U</c>). Exact (no approximation), autograd-friendly (tensors are rebuilt with <c>cat</c>, never
@@ -368,7 +369,9 @@ public static class PathAttentionChunked
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
     }
 
-    /// <summary>Per-chunk quantities of §2.3, all in the accumulation dtype.</summary>
+    /// <summary>
+    /// Per-chunk quantities (docs/path.md, "Boundary-adjusted queries and keys"), all in the accumulation dtype.
+    /// </summary>
     internal sealed record Prepared(
         int Chunks, int ChunkSize, long BatchSize, long Heads, long Length,
         Tensor QTilde,          // [B, H, N, C, D]  q̃_iᵀ = q_iᵀ H_i ⋯ H_first

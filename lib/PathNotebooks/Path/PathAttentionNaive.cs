@@ -14,7 +14,8 @@ namespace PathNotebooks.PaTH;
 public static class PathAttentionNaive
 {
     /// <summary>
-    /// PaTH logits <c>q_iᵀ H_i ⋯ H_{j+1} k_j</c> by the decode recurrence of ALGORITHMS.md §2.2: keep every key
+    /// PaTH logits <c>q_iᵀ H_i ⋯ H_{j+1} k_j</c> by the decode recurrence
+    /// (docs/path.md, "Reference (decode recurrence)"): keep every key
     /// multiplied by all later transforms, at step i apply <c>H_i</c> to the cached keys, then append <c>k_i</c>.
     /// Entries above the diagonal are −∞. Float64, out-of-place (differentiable).
     /// </summary>

@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 namespace PathNotebooks.PaTH;
 
 /// <summary>
-/// Incremental (decoding) form of PaTH / PaTH-FoX attention (ALGORITHMS.md §2.6). The cache holds every key already
+/// Incremental (decoding) form of PaTH / PaTH-FoX attention (see docs/path.md, "Decode cache").
+/// The cache holds every key already
 /// multiplied by all later transforms, <c>k̂_j = H_t ⋯ H_{j+1} k_j</c> after step t. A new token's <c>H_t</c> updates
 /// all cached keys by a rank-1 correction <c>k̂_j ← k̂_j − β_t (w_tᵀ k̂_j) w_t</c> (O(t·D)), its key is appended
 /// unchanged, and the rest is ordinary attention decoding: <c>softmax(scale · (q_tᵀ k̂_j + c_t − c_j)) · V</c>.

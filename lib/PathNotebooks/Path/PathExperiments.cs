@@ -9,7 +9,9 @@ using static TorchSharp.torch;
 
 namespace PathNotebooks.PaTH;
 
-/// <summary>Settings of a flip-flop run (defaults: the 3-minute H100 reproduction of ALGORITHMS.md §2.8).</summary>
+/// <summary>
+/// Settings of a flip-flop run (defaults: the few-minute reproduction of docs/path.md, "Experiments").
+/// </summary>
 public sealed record FlipFlopOptions
 {
     public int Steps { get; init; } = 3000;

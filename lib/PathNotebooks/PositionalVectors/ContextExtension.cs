@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace PathNotebooks.PositionalVectors;
 
 /// <summary>
-/// Training-free context extension for NoPE by positional-vector replacement (Dong et al. 2024, §7.3 of
-/// ALGORITHMS.md): at one layer ℓ, <c>h[ℓ, t] ← h[ℓ, t] − p[ℓ, t] + α·p̂[ℓ, t]</c>, where p̂ is the in-window
+/// Training-free context extension for NoPE by positional-vector replacement (Dong et al. 2024; see
+/// docs/positional-vectors.md, "Replacement"):
+/// at one layer ℓ, <c>h[ℓ, t] ← h[ℓ, t] − p[ℓ, t] + α·p̂[ℓ, t]</c>, where p̂ is the in-window
 /// positional vector linearly interpolated at a fractional position (ratio r), and the first k tokens (the
 /// anchors) are left unchanged.
 /// </summary>

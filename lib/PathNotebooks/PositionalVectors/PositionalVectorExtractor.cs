@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace PathNotebooks.PositionalVectors;
 
 /// <summary>
-/// The decomposition of hidden states into positional and semantic parts (Dong et al. 2024, §7.1 of ALGORITHMS.md):
+/// The decomposition of hidden states into positional and semantic parts (Dong et al. 2024;
+/// docs/positional-vectors.md, "Mean decomposition"):
 /// <c>p[l, t] = mean over samples of h[l, t]</c>, mean vector <c>u[l] = mean over t of p[l, t]</c>, positional basis
 /// <c>m[l, t] = p[l, t] − u[l]</c>, semantic part <c>h − p</c>. Layer 0 is the embedding output, layer l the output
 /// of block l (as in <see cref="CausalLM.Forward(Tensor, Func{int, Tensor, Tensor}?)"/>).
