@@ -1,0 +1,13 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace PathNotebooks.Tests.Notebooks;
+
+/// <inheritdoc cref="JupyterTheoryAttribute"/>
+public sealed class JupyterFactAttribute : FactAttribute
+{
+    public JupyterFactAttribute()
+    {
+        if (Jupyter.MissingReason is { } reason) Skip = reason;
+    }
+}
