@@ -2,24 +2,8 @@ using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;
 
-/// <summary>Options of `pathnb info`.</summary>
-sealed record InfoOptions(string? Device);
-
 /// <summary>Options of `pathnb corpus build`.</summary>
 sealed record CorpusBuildOptions(string? Packs, string? Out);
-
-/// <summary>`pathnb info`: what the torch runtime loads here, and the loader trace.</summary>
-static class InfoCommand
-{
-    public static int Run(InfoOptions options)
-    {
-        var info = TorchRuntime.Initialize(options.Device);
-        Console.WriteLine($"size default: {(info.IsCuda ? "full" : "tiny")}");
-        Console.WriteLine("loader trace:");
-        Console.WriteLine(TorchRuntime.LoadTrace);
-        return 0;
-    }
-}
 
 /// <summary>`pathnb corpus build`: rebuilds the shipped English corpus from the .NET reference packs' XML docs.</summary>
 static class CorpusBuildCommand

@@ -9,9 +9,6 @@ namespace PathNotebooks.Cli;
 /// <param name="PackagesFrom">Folder that serves the notebooks' package lines instead of NuGet (null: NuGet).</param>
 sealed record NotebookRunRequest(IReadOnlyList<string> Notebooks, string? Size, string? Device, string? Out, TimeSpan CellTimeout, string? PackagesFrom);
 
-/// <summary>Options of `pathnb notebook check`.</summary>
-sealed record NotebookCheckOptions(IReadOnlyList<string> Notebooks);
-
 /// <summary>
 /// The notebook runner program (pathnb-notebook, built beside pathnb in notebook-runner/): it executes one notebook in
 /// the .NET Interactive C# kernel per process, since script assemblies and libtorch state cannot be unloaded.
@@ -57,31 +54,4 @@ static class NotebookRunner
 
     /// <summary>Checks notebooks for committing.</summary>
     public static ChildStart Check(IEnumerable<string> notebooks) => Program(new[] { "check" }.Concat(notebooks.Select(Path.GetFullPath)));
-}
-
-/// <summary>`pathnb notebook run`: executes notebooks in the .NET Interactive C# kernel, one runner process each.</summary>
-static class NotebookRunCommand
-{
-    public static async Task<int> RunAsync(NotebookRunRequest options)
-    {
-        using var interruption = Interruption.Watch();
-        int failures = 0;
-        foreach (var nb in options.Notebooks)
-        {
-            var outDir = options.Notebooks.Count == 1 && options.Out != null
-                ? options.Out
-                : Path.Combine(options.Out ?? "results", Path.GetFileNameWithoutExtension(nb));
-            var child = NotebookRunner.Run(nb, outDir, options.Size, options.Device, options.CellTimeout.TotalSeconds, options.PackagesFrom, progress: false);
-            try { failures += await ChildProcess.RunAsync(child, Console.WriteLine, interruption.Token) == 0 ? 0 : 1; }
-            catch (OperationCanceledException) when (interruption.Token.IsCancellationRequested) { return interruption.ExitCode; }
-        }
-        return failures == 0 ? 0 : 1;
-    }
-}
-
-/// <summary>`pathnb notebook check`: are the notebooks committable (Polyglot metadata, no outputs)?</summary>
-static class NotebookCheckCommand
-{
-    public static async Task<int> RunAsync(NotebookCheckOptions options) =>
-        await ChildProcess.RunAsync(NotebookRunner.Check(options.Notebooks), Console.WriteLine);
 }
