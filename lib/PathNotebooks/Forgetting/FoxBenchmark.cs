@@ -10,6 +10,6 @@ public static class FoxBenchmark
     {
         new BenchKernel("fox (auto)", i => ForgettingAttentionFast.Forward(i.Q, i.K, i.V, i.LogForget)),
         new BenchKernel("fox sdpa+mask", i => ForgettingAttentionFast.Sdpa(i.Q, i.K, i.V, i.LogForget)),
-        new BenchKernel("fox chunked", i => ForgettingAttentionFast.Chunked(i.Q, i.K, i.V, i.LogForget, ForgettingAttentionFast.DefaultChunkSize)),
+        new BenchKernel("fox chunked", i => ForgettingAttentionFast.Chunked(i.Q, i.K, i.V, i.LogForget, FoxKernelOptions.DefaultChunkSize)),
     };
 }

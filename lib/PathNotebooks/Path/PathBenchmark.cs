@@ -17,15 +17,7 @@ public static class PathBenchmark
         .Select(c => new BenchKernel($"path chunked (C={c})", i => PathAttentionChunked.Forward(i.Q, i.K, i.V, i.W, i.Beta, null, c)))
         .Concat(new[] { 256, 512 }.Select(c =>
             new BenchKernel($"path-fox chunked (C={c})", i => PathAttentionChunked.Forward(i.Q, i.K, i.V, i.W, i.Beta, i.LogForget, c))))
-        .Append(new BenchKernel("path chunked (C=256, block-inverse UT)", i => WithInverse(UnitLowerInverse.Blockwise,
-            () => PathAttentionChunked.Forward(i.Q, i.K, i.V, i.W, i.Beta, null, 256))))
+        .Append(new BenchKernel("path chunked (C=256, block-inverse UT)",
+            i => PathAttentionChunked.Forward(i.Q, i.K, i.V, i.W, i.Beta, null, 256, inverse: UnitLowerInverse.Blockwise)))
         .ToArray();
-
-    static Tensor WithInverse(UnitLowerInverse method, Func<Tensor> run)
-    {
-        var previous = Householder.Inverse;
-        Householder.Inverse = method;
-        try { return run(); }
-        finally { Householder.Inverse = previous; }
-    }
 }
