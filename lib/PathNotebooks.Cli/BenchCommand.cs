@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Data.Analysis;
 using PathNotebooks.Benchmarks;
 using PathNotebooks.IO;
+using PathNotebooks.Kernels;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;
@@ -20,20 +21,20 @@ static class BenchCommand
     public static async Task<int> RunAsync(BenchOptions options)
     {
         var name = options.Name;
-        var kernels = BenchRegistry.Get(name) ?? throw new UsageException($"unknown benchmark '{name}' (known: {string.Join(", ", BenchRegistry.Names)}).");
+        var bench = BenchRegistry.Get(name) ?? throw new UsageException($"unknown benchmark '{name}' (known: {string.Join(", ", BenchRegistry.Names)}).");
         var info = TorchRuntime.Initialize(options.Device);
         var dtype = info.IsCuda ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;   // CPU bf16 matmuls are emulated
-        var all = new[] { AttentionBenchmark.Sdpa }.Concat(kernels()).ToList();
-        if (options.Probe is { } probe) return MemoryProbe(all, probe, options.ProbeShape, dtype);
+        var all = new[] { AttentionBenchmark.Sdpa }.Concat(bench.Kernels).ToList();
+        if (options.Probe is { } probe) return MemoryProbe(all, bench.Inputs, probe, options.ProbeShape, dtype);
 
         var shapesName = options.Shapes ?? (info.IsCuda ? "standard" : "cpu");
         var shapes = shapesName == "standard" ? AttentionBenchmark.StandardShapes : AttentionBenchmark.CpuShapes;
         int iterations = options.Iterations ?? (info.IsCuda ? 20 : 3);
         Console.WriteLine($"bench {name}: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}, {dtype}, {iterations} timed runs after 2 warm-ups, shapes: {string.Join("; ", shapes)}");
-        var selected = kernels().Where(k => options.Kernels is not { } f || k.Name.Contains(f, StringComparison.OrdinalIgnoreCase)).ToList();
-        if (kernels().Count > 0 && selected.Count == 0)
-            throw new UsageException($"--kernels '{options.Kernels}' matches none of: {string.Join(", ", kernels().Select(k => k.Name))}.");
-        var table = AttentionBenchmark.Run(shapes, selected, dtype: dtype, iterations: iterations, log: Console.WriteLine);
+        var selected = bench.Kernels.Where(k => options.Kernels is not { } f || k.Name.Contains(f, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (bench.Kernels.Count > 0 && selected.Count == 0)
+            throw new UsageException($"--kernels '{options.Kernels}' matches none of: {string.Join(", ", bench.Kernels.Select(k => k.Name))}.");
+        var table = AttentionBenchmark.Run(shapes, selected, dtype: dtype, iterations: iterations, log: Console.WriteLine, inputs: bench.Inputs);
         if (options.Memory)
         {
             if (!info.IsCuda) throw new UsageException("--memory measures CUDA memory; run it on a GPU.");
@@ -51,12 +52,12 @@ static class BenchCommand
     }
 
     /// <summary>Child side of --memory: one kernel, one shape, in this fresh process; prints "peak-mib FWD FWDBWD".</summary>
-    static int MemoryProbe(IReadOnlyList<BenchKernel> all, string kernelName, string? shapeText, TorchSharp.torch.ScalarType dtype)
+    static int MemoryProbe(IReadOnlyList<KernelVariant> all, KernelInputSpec inputs, string kernelName, string? shapeText, TorchSharp.torch.ScalarType dtype)
     {
         var kernel = all.FirstOrDefault(k => k.Name == kernelName) ?? throw new UsageException($"--probe: no kernel named '{kernelName}'.");
         var parts = (shapeText ?? throw new UsageException("--probe needs --probe-shape T,B,H,D.")).Split(',').Select(int.Parse).ToArray();
         if (parts.Length != 4) throw new UsageException("--probe-shape must be T,B,H,D.");
-        var peak = AttentionBenchmark.PeakMemoryMiB(new BenchShape(parts[0], parts[1], parts[2], parts[3]), kernel, dtype);
+        var peak = AttentionBenchmark.PeakMemoryMiB(new BenchShape(parts[0], parts[1], parts[2], parts[3]), kernel, dtype, inputs);
         if (peak is not { } p) { Console.WriteLine("peak memory is not measurable here"); return 1; }
         Console.WriteLine(FormattableString.Invariant($"{PeakPrefix}{p.Forward:F1} {p.ForwardBackward:F1}"));
         return 0;

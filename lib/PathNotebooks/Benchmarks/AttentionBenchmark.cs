@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Data.Analysis;
+using PathNotebooks.Kernels;
 using PathNotebooks.Runtime;
 using static TorchSharp.torch;
 
@@ -12,42 +13,17 @@ public sealed record BenchShape(int T, int B, int H = 16, int D = 64)
 }
 
 /// <summary>
-/// Random inputs for one shape, all with gradients: q, k, v <c>[B, H, T, D]</c> in the benchmark dtype; PaTH's
-/// w <c>[B, H, T, D]</c> (unit rows) and β <c>[B, H, T]</c>, FoX's log forget gate <c>[B, H, T]</c>, all float32 (as the
-/// reference kernels require).
-/// </summary>
-public sealed record BenchInputs(Tensor Q, Tensor K, Tensor V, Tensor W, Tensor Beta, Tensor LogForget) : IDisposable
-{
-    public Tensor[] All => new[] { Q, K, V, W, Beta, LogForget };
-
-    public static BenchInputs Random(BenchShape s, Device device, ScalarType dtype, int seed = 0)
-    {
-        manual_seed(seed);
-        using var scope = NewDisposeScope();
-        Tensor Leaf(Tensor t) => t.detach().requires_grad_(true).MoveToOuterDisposeScope();
-        var q = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
-        var k = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
-        var v = randn(s.B, s.H, s.T, s.D, device: device).to(dtype);
-        var w = nn.functional.normalize(randn(s.B, s.H, s.T, s.D, device: device), p: 2, dim: -1);
-        var beta = 2 * rand(s.B, s.H, s.T, device: device).sigmoid();
-        var logf = nn.functional.logsigmoid(randn(s.B, s.H, s.T, device: device) + 4);   // f ≈ 0.98: mild forgetting
-        return new BenchInputs(Leaf(q), Leaf(k), Leaf(v), Leaf(w), Leaf(beta), Leaf(logf));
-    }
-
-    public void Dispose() { foreach (var t in All) t.Dispose(); }
-}
-
-/// <summary>A kernel under test: maps the inputs to the attention output <c>[B, H, T, D]</c>.</summary>
-public sealed record BenchKernel(string Name, Func<BenchInputs, Tensor> Forward);
-
-/// <summary>
 /// Times attention kernels forward and forward+backward against a baseline in the same run and prints ratios.
 /// Never used as a test: wall time is measured here, not asserted.
 /// </summary>
 public static class AttentionBenchmark
 {
-    /// <summary>Fused causal SDPA, the baseline every table is divided by.</summary>
-    public static BenchKernel Sdpa { get; } = new("sdpa (causal)", i => nn.functional.scaled_dot_product_attention(i.Q, i.K, i.V, is_casual: true));
+    /// <summary>Fused causal SDPA, the baseline every table is divided by (<see cref="KernelRegistry.Baseline"/>).</summary>
+    public static KernelVariant Sdpa => KernelRegistry.Baseline;
+
+    /// <summary>Random inputs for one shape, every one a leaf with gradients (see <see cref="KernelInputSpec.Random"/>).</summary>
+    public static KernelInputs RandomInputs(BenchShape s, KernelInputSpec spec, Device device, ScalarType dtype, int seed = 0) =>
+        spec.Random(s.B, s.H, s.T, s.D, device, dtype, seed);
 
     /// <summary>Mean milliseconds of <paramref name="body"/> over <paramref name="iterations"/> runs after warm-up (CUDA synchronised).</summary>
     public static double TimeMs(Action body, Device device, int warmup = 2, int iterations = 10)
@@ -68,29 +44,31 @@ public static class AttentionBenchmark
     /// <summary>
     /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient) and returns one row per
     /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass. A kernel that fails
-    /// on a shape (e.g. out of GPU memory) gets NaN there and the run goes on.
+    /// on a shape (e.g. out of GPU memory) gets NaN there and the run goes on. <paramref name="inputs"/> says which inputs
+    /// to draw for every shape (the union of the kernels' ops); null draws every input.
     /// </summary>
-    public static DataFrame Run(IReadOnlyList<BenchShape> shapes, IReadOnlyList<BenchKernel> kernels, BenchKernel? baseline = null,
-        ScalarType dtype = ScalarType.BFloat16, int warmup = 2, int iterations = 10, Action<string>? log = null)
+    public static DataFrame Run(IReadOnlyList<BenchShape> shapes, IReadOnlyList<KernelVariant> kernels, KernelVariant? baseline = null,
+        ScalarType dtype = ScalarType.BFloat16, int warmup = 2, int iterations = 10, Action<string>? log = null, KernelInputSpec? inputs = null)
     {
         baseline ??= Sdpa;
+        var spec = inputs ?? KernelInputSpec.Everything;
         var device = TorchRuntime.Device;
         var all = new[] { baseline }.Concat(kernels.Where(k => k.Name != baseline.Name)).ToList();
         var rows = new List<(string Kernel, BenchShape Shape, string Pass, double Ms)>();
         foreach (var shape in shapes)
         {
-            using var inputs = BenchInputs.Random(shape, device, dtype);
+            using var shapeInputs = RandomInputs(shape, spec, device, dtype);
             foreach (var kernel in all)
             {
                 double fwd, fwdBwd;
                 try
                 {
-                    fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(inputs); }, device, warmup, iterations);
+                    fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(shapeInputs); }, device, warmup, iterations);
                     fwdBwd = TimeMs(() =>
                     {
                         using var s = NewDisposeScope();
-                        foreach (var t in inputs.All) t.grad?.zero_();
-                        var o = kernel.Forward(inputs);
+                        foreach (var t in shapeInputs.All) t.grad?.zero_();
+                        var o = kernel.Forward(shapeInputs);
                         o.backward(new[] { ones_like(o) });
                     }, device, warmup, iterations);
                 }
@@ -123,21 +101,22 @@ public static class AttentionBenchmark
     /// Peak device memory (MiB) one kernel reserves on one shape, beyond its inputs: growth of CUDA memory in use after a
     /// forward without gradients, then after a forward+backward. Run it in a fresh process (the caching allocator
     /// keeps what earlier kernels reserved); <c>pathnb bench --memory</c> starts one child per kernel and shape.
-    /// Null off CUDA.
+    /// Null off CUDA. <paramref name="inputs"/>: which inputs to draw (null = every input).
     /// </summary>
-    public static (double Forward, double ForwardBackward)? PeakMemoryMiB(BenchShape shape, BenchKernel kernel, ScalarType dtype = ScalarType.BFloat16)
+    public static (double Forward, double ForwardBackward)? PeakMemoryMiB(BenchShape shape, KernelVariant kernel, ScalarType dtype = ScalarType.BFloat16,
+        KernelInputSpec? inputs = null)
     {
         var device = TorchRuntime.Device;
         if (device.type != TorchSharp.DeviceType.CUDA) return null;
-        using var inputs = BenchInputs.Random(shape, device, dtype);
+        using var shapeInputs = RandomInputs(shape, inputs ?? KernelInputSpec.Everything, device, dtype);
         Sync(device);
         if (CudaMemory.UsedBytes() is not long before) return null;
-        using (var s = NewDisposeScope()) using (no_grad()) kernel.Forward(inputs);
+        using (var s = NewDisposeScope()) using (no_grad()) kernel.Forward(shapeInputs);
         Sync(device);
         long afterForward = CudaMemory.UsedBytes() ?? before;
         using (var s = NewDisposeScope())
         {
-            var o = kernel.Forward(inputs);
+            var o = kernel.Forward(shapeInputs);
             o.backward(new[] { ones_like(o) });
         }
         Sync(device);

@@ -84,7 +84,7 @@ public sealed class ForgettingAttention : AttentionLayer
             o = p.to(v.dtype).matmul(v);
         }
         else
-            o = ForgettingAttentionFast.Forward(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)));
+            o = ForgettingAttentionFast.Forward(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), options: config.FoxKernel);
 
         if (outputGate is not null) o = HeadRmsNorm(o, outputNorm!);
         var y = o.transpose(1, 2).reshape(b, t, h * hd);                               // [B, T, DModel]

@@ -5,6 +5,30 @@ using PathNotebooks.Runtime;
 namespace PathNotebooks.Forgetting;
 
 /// <summary>
+/// How <see cref="ForgettingAttentionFast.Forward"/> runs: an argument of the call (layers take it from
+/// <see cref="Models.ModelConfig.FoxKernel"/>), never a process-wide setting. The defaults are what every notebook uses.
+/// </summary>
+/// <param name="SdpaMaxLength">longest T computed by <see cref="ForgettingAttentionFast.Sdpa"/> (T×T float mask);
+/// beyond it <see cref="ForgettingAttentionFast.Chunked"/></param>
+/// <param name="ChunkSize">rows/columns per block of the chunked form (≥ 1)</param>
+/// <param name="SkipMargin">the chunked form skips a key block when every logit in it is provably more than this below
+/// the row maximum (bound: scale·max‖q‖·max‖k‖ + max of the decay bias), i.e. its weights are below e^−SkipMargin
+/// ≈ 4e−44 for 100: invisible even in float64. With a strongly forgetting gate this makes the cost O(T·window)
+/// instead of O(T²). +∞ disables skipping.</param>
+public sealed record FoxKernelOptions(
+    int SdpaMaxLength = FoxKernelOptions.DefaultSdpaMaxLength,
+    int ChunkSize = FoxKernelOptions.DefaultChunkSize,
+    double SkipMargin = FoxKernelOptions.DefaultSkipMargin)
+{
+    public const int DefaultSdpaMaxLength = 2048;
+    public const int DefaultChunkSize = 512;
+    public const double DefaultSkipMargin = 100.0;
+
+    /// <summary>The defaults (what the notebooks use).</summary>
+    public static FoxKernelOptions Default { get; } = new();
+}
+
+/// <summary>
 /// Fast forms of forgetting attention O = softmax(scale·QKᵀ + D)·V (same convention as
 /// <see cref="ForgettingAttentionNaive"/>: bias added unscaled, scale = 1/√d by default), all differentiable in
 /// q, k, v and log f (gradients pinned to the naive form in float64 by the tests):
@@ -13,48 +37,44 @@ namespace PathNotebooks.Forgetting;
 /// <c>[B, H, T, T]</c> (memory grows as T²; fastest for moderate T).</item>
 /// <item><see cref="Chunked"/>: query/key chunks with online-softmax statistics and a hand-written backward that
 /// recomputes each block (FlashAttention style): memory O(T·(D + chunk)) in both passes, never a T×T tensor.</item>
-/// <item><see cref="Forward"/>: picks SDPA up to <see cref="SdpaMaxLength"/>, the chunked form beyond.</item>
+/// <item><see cref="Forward"/>: picks SDPA up to <see cref="FoxKernelOptions.SdpaMaxLength"/>, the chunked form beyond.</item>
 /// </list>
 /// </summary>
 public static class ForgettingAttentionFast
 {
-    /// <summary>Longest T for which <see cref="Forward"/> uses <see cref="Sdpa"/>; beyond it <see cref="Chunked"/>.</summary>
-    public static int SdpaMaxLength { get; set; } = 2048;
-
-    /// <summary>
-    /// <see cref="Chunked"/> skips a key block when every logit in it is provably more than this below the row maximum
-    /// (bound: scale·max‖q‖·max‖k‖ + max of the decay bias), i.e. its weights are below e^−SkipMargin ≈ 4e−44 for 100:
-    /// invisible even in float64. With a strongly forgetting gate this makes the cost O(T·window) instead of O(T²).
-    /// +∞ disables skipping.
-    /// </summary>
-    public static double SkipMargin { get; set; } = 100.0;
-
-    /// <summary>Total key blocks skipped by <see cref="SkipMargin"/> since start (forward and backward passes).</summary>
+    /// <summary>Total key blocks skipped by <see cref="FoxKernelOptions.SkipMargin"/> since start (forward and backward passes).</summary>
     internal static long SkippedBlocks => Blocks.Skipped;
 
-    /// <summary>Chunk size <see cref="Forward"/> passes to <see cref="Chunked"/>.</summary>
-    public static int DefaultChunkSize { get; set; } = 512;
-
-    /// <summary>SDPA for T ≤ <see cref="SdpaMaxLength"/>, otherwise the chunked form with <see cref="DefaultChunkSize"/>.</summary>
+    /// <summary>
+    /// SDPA for T ≤ <see cref="FoxKernelOptions.SdpaMaxLength"/>, otherwise the chunked form with
+    /// <see cref="FoxKernelOptions.ChunkSize"/> and <see cref="FoxKernelOptions.SkipMargin"/>.
+    /// </summary>
     /// <param name="q">queries <c>[B, H, T, D]</c></param>
     /// <param name="k">keys <c>[B, H, T, D]</c></param>
     /// <param name="v">values <c>[B, H, T, Dv]</c></param>
     /// <param name="logForget">log forget gates (finite, ≤ 0) <c>[B, H, T]</c>, float32 (or float64)</param>
     /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <param name="options">which form runs and how; null = <see cref="FoxKernelOptions.Default"/></param>
     /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
-    public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null)
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null, FoxKernelOptions? options = null)
     {
         Inputs.CheckQueryKey(q, k);
-        return q.shape[2] <= SdpaMaxLength
+        options ??= FoxKernelOptions.Default;
+        return q.shape[2] <= options.SdpaMaxLength
             ? Sdpa(q, k, v, logForget, scale)
-            : Chunked(q, k, v, logForget, DefaultChunkSize, scale);
+            : Chunked(q, k, v, logForget, options.ChunkSize, scale, options.SkipMargin);
     }
 
     /// <summary>
     /// Fused SDPA with the decay bias as additive float mask. The mask is cast to q's dtype (libtorch requires it), so
     /// for bf16 inputs the bias carries bf16 rounding (≈ 0.4 % of |D|); use <see cref="Chunked"/> to keep it in float32.
     /// </summary>
-    /// <inheritdoc cref="Forward"/>
+    /// <param name="q">queries <c>[B, H, T, D]</c></param>
+    /// <param name="k">keys <c>[B, H, T, D]</c></param>
+    /// <param name="v">values <c>[B, H, T, Dv]</c></param>
+    /// <param name="logForget">log forget gates (finite, ≤ 0) <c>[B, H, T]</c>, float32 (or float64)</param>
+    /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
     public static Tensor Sdpa(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null)
     {
         Inputs.CheckQueryKey(q, k);
@@ -80,15 +100,19 @@ public static class ForgettingAttentionFast
     /// <param name="logForget">log forget gates (finite, ≤ 0) <c>[B, H, T]</c></param>
     /// <param name="chunkSize">rows/columns per block (≥ 1)</param>
     /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <param name="skipMargin">skip key blocks whose logits all lie more than this below the row maximum (see
+    /// <see cref="FoxKernelOptions.SkipMargin"/>); +∞ computes every block</param>
     /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
-    public static Tensor Chunked(Tensor q, Tensor k, Tensor v, Tensor logForget, int chunkSize = 512, double? scale = null)
+    public static Tensor Chunked(Tensor q, Tensor k, Tensor v, Tensor logForget, int chunkSize = FoxKernelOptions.DefaultChunkSize,
+        double? scale = null, double skipMargin = FoxKernelOptions.DefaultSkipMargin)
     {
         Inputs.CheckQueryKey(q, k);
         Inputs.CheckValues(v, q);
         ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
         double s = scale ?? 1.0 / Math.Sqrt(q.shape[^1]);
-        return ChunkedFunction.apply(q, k, v, logForget, chunkSize, s);
+        if (double.IsNaN(skipMargin)) throw new ArgumentOutOfRangeException(nameof(skipMargin), skipMargin, "skipMargin must be a number (+∞ disables skipping).");
+        return ChunkedFunction.apply(q, k, v, logForget, chunkSize, s, skipMargin);
     }
 
     /// <summary>
@@ -105,9 +129,9 @@ public static class ForgettingAttentionFast
         {
             Tensor q = (Tensor)vars[0], k = (Tensor)vars[1], v = (Tensor)vars[2], logForget = (Tensor)vars[3];
             int chunkSize = (int)vars[4];
-            double scale = (double)vars[5];
+            double scale = (double)vars[5], skipMargin = (double)vars[6];
             using var scope = NewDisposeScope();
-            var blocks = new Blocks(q, k, logForget, chunkSize, scale);
+            var blocks = new Blocks(q, k, logForget, chunkSize, scale, skipMargin);
             var outputs = new Tensor[blocks.Count];
             var logSumExp = new Tensor[blocks.Count];
             for (int m = 0; m < blocks.Count; m++)
@@ -141,6 +165,7 @@ public static class ForgettingAttentionFast
             ctx.save_for_backward(new List<Tensor> { q, k, v, logForget, o.detach().MoveToOuterDisposeScope(), lse.detach().MoveToOuterDisposeScope() });
             ctx.save_data("chunkSize", chunkSize);
             ctx.save_data("scale", scale);
+            ctx.save_data("skipMargin", skipMargin);
             return o.to(q.dtype).MoveToOuterDisposeScope();
         }
 
@@ -149,10 +174,10 @@ public static class ForgettingAttentionFast
             var saved = ctx.get_saved_variables();
             Tensor q = saved[0], k = saved[1], v = saved[2], logForget = saved[3], o = saved[4], lse = saved[5];
             int chunkSize = (int)ctx.get_data("chunkSize");
-            double scale = (double)ctx.get_data("scale");
+            double scale = (double)ctx.get_data("scale"), skipMargin = (double)ctx.get_data("skipMargin");
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var blocks = new Blocks(q, k, logForget, chunkSize, scale);
+            var blocks = new Blocks(q, k, logForget, chunkSize, scale, skipMargin);
             var stats = blocks.Stats;
             var dO = gradOutput.to(stats);                                        // [B, H, T, Dv]
             var delta = (dO * o).sum(-1, keepdim: true);                              // [B, H, T, 1] = rowsum(dO ⊙ O)
@@ -190,7 +215,7 @@ public static class ForgettingAttentionFast
             var dLogForget = dc.flip(-1).cumsum(-1).flip(-1);                         // Σ_{i ≥ l} dc_i
             var grads = new Tensor?[]
             {
-                dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), dLogForget.to(logForget.dtype), null, null,
+                dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), dLogForget.to(logForget.dtype), null, null, null,
             };
             return CustomGradients.Return(grads, saved.Append(gradOutput));
         }
@@ -208,7 +233,7 @@ public static class ForgettingAttentionFast
 
         readonly long length;
         readonly int chunkSize;
-        readonly double scale;
+        readonly double scale, skipMargin;
         readonly Tensor[] local, totals;
 
         public ScalarType Stats { get; }
@@ -216,11 +241,12 @@ public static class ForgettingAttentionFast
 
         readonly Tensor[] queryNormMax, keyNormMax;                                    // [B, H] per chunk
 
-        public Blocks(Tensor q, Tensor k, Tensor logForget, int chunkSize, double scale)
+        public Blocks(Tensor q, Tensor k, Tensor logForget, int chunkSize, double scale, double skipMargin)
         {
             length = q.shape[2];
             this.chunkSize = chunkSize;
             this.scale = scale;
+            this.skipMargin = skipMargin;
             Stats = ForgetGate.GateDType(q.dtype);
             Count = (int)((length + chunkSize - 1) / chunkSize);
             var logf = logForget.to(Stats);
@@ -256,10 +282,10 @@ public static class ForgettingAttentionFast
                 if (n < m)
                 {
                     gap = gap + totals[n];
-                    // Skip a block whose best logit, scale·max‖q‖·max‖k‖ + max bias, lies SkipMargin below every row's
-                    // current max (or final log-sum-exp): its softmax weights are < e^−SkipMargin (adaptive pruning, ACP).
+                    // Skip a block whose best logit, scale·max‖q‖·max‖k‖ + max bias, lies skipMargin below every row's
+                    // current max (or final log-sum-exp): its softmax weights are < e^−skipMargin (adaptive pruning, ACP).
                     var bound = local[m].amax(new long[] { -1 }) - local[n].amin(new long[] { -1 }) + gap + scale * queryNormMax[m] * keyNormMax[n];
-                    if (bound.lt(floor() - SkipMargin).all().item<bool>()) { Interlocked.Increment(ref skipped); continue; }
+                    if (bound.lt(floor() - skipMargin).all().item<bool>()) { Interlocked.Increment(ref skipped); continue; }
                 }
                 var bias = local[m].unsqueeze(-1) - local[n].unsqueeze(-2) + gap.unsqueeze(-1).unsqueeze(-1);
                 if (n == m)

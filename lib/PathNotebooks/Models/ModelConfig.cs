@@ -40,10 +40,14 @@ public sealed record ModelConfig
     public int PathChunkSize { get; init; } = 64;
     /// <summary>PaTH: rank of the low-rank projection that produces w.</summary>
     public int PathLowRank { get; init; } = 32;
+    /// <summary>PaTH: how the kernel's UT transforms invert their unit lower-triangular matrices (same result, speed differs by device).</summary>
+    public PaTH.UnitLowerInverse PathUnitLowerInverse { get; init; } = PaTH.UnitLowerInverse.Auto;
     /// <summary>FoX "Pro" block options.</summary>
     public bool FoxOutputGate { get; init; }
     public bool FoxQkNorm { get; init; }
     public bool FoxKvShift { get; init; }
+    /// <summary>FoX: which fast kernel runs for which length (SDPA with a float mask or the chunked online softmax), and its chunking.</summary>
+    public Forgetting.FoxKernelOptions FoxKernel { get; init; } = Forgetting.FoxKernelOptions.Default;
     /// <summary>Std of the normal initialisation of linear and embedding weights.</summary>
     public double InitStd { get; init; } = 0.02;
 
@@ -59,6 +63,8 @@ public sealed record ModelConfig
         if (Encoding == PositionEncoding.RoPE && HeadDim % 2 != 0)
             throw new ArgumentException($"RoPE needs an even head dimension; DModel/Heads = {HeadDim}.", nameof(Heads));
         if (Window is <= 0) throw new ArgumentOutOfRangeException(nameof(Window), Window, "Window must be ≥ 1 or null.");
+        ArgumentNullException.ThrowIfNull(FoxKernel, nameof(FoxKernel));
+        if (FoxKernel.ChunkSize < 1) throw new ArgumentOutOfRangeException(nameof(FoxKernel), FoxKernel.ChunkSize, "FoxKernel.ChunkSize must be ≥ 1.");
         return this;
     }
 }

@@ -39,7 +39,7 @@ public enum UnitLowerInverse
 /// <para><c>I + A</c> is unit lower-triangular, so <c>T</c> is exact by one triangular solve
 /// (<c>torch.linalg.solve_triangular(I + A, I, upper: false, unitriangular: true)</c>, <see cref="InverseUnitLower"/>)
 /// or, equivalently and faster on CPU for many small matrices, by recursive 2×2 block inversion
-/// (<see cref="InverseUnitLowerBlockwise"/>; <see cref="Inverse"/> picks one per device, tests pin the two together). We never use the nilpotent
+/// (<see cref="InverseUnitLowerBlockwise"/>; <see cref="UnitLowerInverse.Auto"/> picks one per device, tests pin the two together). We never use the nilpotent
 /// power/doubling series <c>(I − A)(I + A²)(I + A⁴)⋯</c>: with repeated identical w and β near 2 its intermediate
 /// powers explode (~1e27) and fp32 results become garbage (see docs/path.md, "Inverting I + A").</para>
 /// <para>Because <c>I + A</c> is lower-triangular, every diagonal block of <c>T</c> is the inverse of the matching
@@ -137,20 +137,16 @@ public static class Householder
     public static Tensor Product(Tensor w, Tensor beta) => Product(w, beta, 0, (int)w.shape[^2] - 1);
 
     /// <summary>
-    /// How <see cref="UT"/> inverts <c>I + A</c>. Both ways are exact and pinned together by the tests; Auto takes the
-    /// batched triangular solve on CUDA and the recursive block inverse elsewhere (libtorch's batched CPU solve is slow
-    /// for many small matrices).
-    /// </summary>
-    public static UnitLowerInverse Inverse { get; set; } = UnitLowerInverse.Auto;
-
-    /// <summary>
-    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> (exact, see <see cref="Inverse"/>),
+    /// The UT transform of a sequence of L transforms: <c>A = strictLower(diag(β) W Wᵀ)</c>, <c>T = (I + A)⁻¹</c> (exact, see <paramref name="inverse"/>),
     /// <c>U = T diag(β) W</c>. Computed in float32 for half-precision inputs (float64 stays float64).
     /// See the class remarks for the derivation.
     /// </summary>
     /// <param name="w"><c>[..., L, d]</c></param>
     /// <param name="beta"><c>[..., L]</c></param>
-    public static UTForm UT(Tensor w, Tensor beta)
+    /// <param name="inverse">how to invert <c>I + A</c>. Both ways are exact and pinned together by the tests; Auto takes
+    /// the batched triangular solve on CUDA and the recursive block inverse elsewhere (libtorch's batched CPU solve is
+    /// slow for many small matrices).</param>
+    public static UTForm UT(Tensor w, Tensor beta, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         CheckSequence(w, beta);
         using var scope = NewDisposeScope();
@@ -158,7 +154,7 @@ public static class Householder
         var w32 = w.to(dtype);
         var bw = beta.to(dtype).unsqueeze(-1) * w32;                                  // diag(β) W   [..., L, d]
         var a = bw.matmul(w32.transpose(-2, -1)).tril(-1);                            // A  [..., L, L]
-        var t = Inverse == UnitLowerInverse.TriangularSolve || (Inverse == UnitLowerInverse.Auto && w.device_type == DeviceType.CUDA)
+        var t = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && w.device_type == DeviceType.CUDA)
             ? InverseUnitLower(a)                                                     // (I + A)⁻¹: one batched solve (fast on GPUs)
             : InverseUnitLowerBlockwise(a);                                           // (I + A)⁻¹: batched matmuls (fast on CPUs)
         var u = t.matmul(bw);                                                         // [..., L, d]

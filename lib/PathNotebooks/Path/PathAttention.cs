@@ -93,12 +93,12 @@ public sealed class PathAttention : AttentionLayer
         Tensor y;
         if (CaptureAttention)
         {
-            var p = PathAttentionChunked.Probabilities(qh, kh, w, beta, logf, ChunkSize);   // [B, H, T, T]
+            var p = PathAttentionChunked.Probabilities(qh, kh, w, beta, logf, ChunkSize, inverse: config.PathUnitLowerInverse);   // [B, H, T, T]
             Keep(p);
             y = p.matmul(vh.to(p.dtype)).to(x.dtype);
         }
         else
-            y = PathAttentionChunked.Forward(qh, kh, vh, w, beta, logf, ChunkSize);
+            y = PathAttentionChunked.Forward(qh, kh, vh, w, beta, logf, ChunkSize, inverse: config.PathUnitLowerInverse);
         y = y.transpose(1, 2).reshape(b, t, h * d);                                   // [B, T, DModel]
         return o.forward(y).MoveToOuterDisposeScope();
     }

@@ -40,15 +40,16 @@ public static class PathAttentionChunked
     /// <param name="logForget">optional <c>log f_t</c> <c>[B, H, T]</c> (PaTH-FoX)</param>
     /// <param name="chunkSize">C; any T works (the last chunk is padded)</param>
     /// <param name="scale">softmax scale (default <c>1/√D</c>)</param>
+    /// <param name="inverse">how the per-chunk UT transforms invert <c>I + A</c> (<see cref="Householder.UT"/>); same result either way</param>
     /// <returns><c>[B, H, T, Dv]</c> in q's dtype</returns>
     public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget = null,
-        int chunkSize = DefaultChunkSize, double? scale = null)
+        int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
         CheckChunk(chunkSize);
         using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
-        var p = Prepare(q, k, v, w, beta, logForget, chunkSize);
+        var p = Prepare(q, k, v, w, beta, logForget, chunkSize, inverse);
         double sc = scale ?? 1.0 / Math.Sqrt(q.shape[3]);
 
         var intra = sc * p.IntraLogits;                                               // [B, H, N, C, C]
@@ -303,21 +304,21 @@ public static class PathAttentionChunked
     /// one softmax. Simpler, O(B·H·T²) memory; the layer uses it when attention probabilities are captured.
     /// </summary>
     public static Tensor ForwardMaterialized(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget = null,
-        int chunkSize = DefaultChunkSize, double? scale = null)
+        int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
         using var scope = NewDisposeScope();
-        var probs = Probabilities(q, k, w, beta, logForget, chunkSize, scale);
+        var probs = Probabilities(q, k, w, beta, logForget, chunkSize, scale, inverse);
         return probs.matmul(v.to(probs.dtype)).to(q.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Attention probabilities <c>[B, H, T, T]</c> (float32, or float64 for float64 inputs; zero above the diagonal).</summary>
     public static Tensor Probabilities(Tensor q, Tensor k, Tensor w, Tensor beta, Tensor? logForget = null,
-        int chunkSize = DefaultChunkSize, double? scale = null)
+        int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, k, w, beta, logForget);
         using var scope = NewDisposeScope();
-        var logits = Logits(q, k, w, beta, chunkSize);
+        var logits = Logits(q, k, w, beta, chunkSize, inverse);
         if (logForget is not null)
         {
             var c = logForget.to(logits.dtype).cumsum(-1);
@@ -331,12 +332,13 @@ public static class PathAttentionChunked
     /// Unscaled PaTH logits <c>q_iᵀ H_i ⋯ H_{j+1} k_j</c> <c>[B, H, T, T]</c>, −∞ above the diagonal, built blockwise
     /// (intra-chunk blocks from the masked UT transform, cross-chunk blocks from the δ-loop). O(B·H·T²) memory.
     /// </summary>
-    public static Tensor Logits(Tensor q, Tensor k, Tensor w, Tensor beta, int chunkSize = DefaultChunkSize)
+    public static Tensor Logits(Tensor q, Tensor k, Tensor w, Tensor beta, int chunkSize = DefaultChunkSize,
+        UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, k, w, beta, null);
         CheckChunk(chunkSize);
         using var scope = NewDisposeScope();
-        var p = Prepare(q, k, k, w, beta, null, chunkSize);
+        var p = Prepare(q, k, k, w, beta, null, chunkSize, inverse);
         int n = p.Chunks, c = p.ChunkSize;
         var intra = p.IntraLogits.masked_fill(p.AboveDiagonal, double.NegativeInfinity);
         // blocks[δ] : [B, H, N−δ, C, C] for query chunks δ … N−1 against key chunks 0 … N−1−δ
@@ -387,7 +389,8 @@ public static class PathAttentionChunked
         public Tensor Unchunk(Tensor x) => x.reshape(BatchSize, Heads, (long)Chunks * ChunkSize, x.shape[^1])[.., .., ..(int)Length];
     }
 
-    internal static Prepared Prepare(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget, int chunkSize)
+    internal static Prepared Prepare(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget, int chunkSize,
+        UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         var dtype = Householder.AccumulationType(q.dtype);
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3], dv = v.shape[3];
@@ -407,7 +410,7 @@ public static class PathAttentionChunked
             return x.reshape(b, h, n, c);
         }
         Tensor qc = Chunk(q), kc = Chunk(k), wc = Chunk(w), vc = Chunk(v), bc = ChunkScalar(beta);
-        var ut = Householder.UT(wc, bc);                                               // T [.., C, C], U [.., C, D]
+        var ut = Householder.UT(wc, bc, inverse);                                      // T [.., C, C], U [.., C, D]
         var betaW = bc.unsqueeze(-1) * wc;
         var qw = qc.matmul(wc.transpose(-2, -1)).tril();                               // query i sees transforms r ≤ i
         var wk = betaW.matmul(kc.transpose(-2, -1)).tril(-1);                          // key j is hit by transforms s > j

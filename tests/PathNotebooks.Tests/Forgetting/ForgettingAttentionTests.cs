@@ -112,15 +112,9 @@ public class ForgettingAttentionTests
     {
         var x = Inputs(6, 1, 2, 24, 8, float64);
         var expected = ForgettingAttentionNaive.Forward(x.q, x.k, x.v, x.logForget);
-        int saved = ForgettingAttentionFast.SdpaMaxLength, savedChunk = ForgettingAttentionFast.DefaultChunkSize;
-        try
-        {
-            Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget), expected) < 1e-12);
-            ForgettingAttentionFast.SdpaMaxLength = 10;                            // T = 24 → chunked
-            ForgettingAttentionFast.DefaultChunkSize = 5;
-            Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget), expected) < 1e-12);
-        }
-        finally { ForgettingAttentionFast.SdpaMaxLength = saved; ForgettingAttentionFast.DefaultChunkSize = savedChunk; }
+        Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget), expected) < 1e-12);
+        var chunked = new FoxKernelOptions(SdpaMaxLength: 10, ChunkSize: 5);       // T = 24 → chunked, ragged last chunk
+        Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget, options: chunked), expected) < 1e-12);
     }
 
     [Fact]
@@ -199,16 +193,10 @@ public class ForgettingAttentionTests
         long before = ForgettingAttentionFast.SkippedBlocks;
         var skipping = ValueAndGrads(Chunked(8), x);
         Assert.True(ForgettingAttentionFast.SkippedBlocks - before > 50, "expected skipped blocks in forward and backward");
-        double saved = ForgettingAttentionFast.SkipMargin;
-        try
-        {
-            ForgettingAttentionFast.SkipMargin = double.PositiveInfinity;
-            before = ForgettingAttentionFast.SkippedBlocks;
-            var full = ValueAndGrads(Chunked(8), x);
-            Assert.Equal(before, ForgettingAttentionFast.SkippedBlocks);
-            AssertClose(skipping, full, 1e-12);
-        }
-        finally { ForgettingAttentionFast.SkipMargin = saved; }
+        before = ForgettingAttentionFast.SkippedBlocks;
+        var full = ValueAndGrads((q, k, v, l) => ForgettingAttentionFast.Chunked(q, k, v, l, 8, skipMargin: double.PositiveInfinity), x);
+        Assert.Equal(before, ForgettingAttentionFast.SkippedBlocks);
+        AssertClose(skipping, full, 1e-12);
         AssertClose(skipping, ValueAndGrads(Naive, x), 1e-10);
     }
 

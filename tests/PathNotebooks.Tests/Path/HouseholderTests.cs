@@ -66,18 +66,11 @@ public class HouseholderTests
         var g = new Generator(12);
         var w = F.normalize(randn(new long[] { 2, 3, 40, 8 }, generator: g, dtype: ScalarType.Float64), p: 2, dim: -1);
         var beta = 2 * rand(new long[] { 2, 3, 40 }, generator: g, dtype: ScalarType.Float64);
-        var previous = Householder.Inverse;
-        try
-        {
-            Householder.Inverse = UnitLowerInverse.Blockwise;
-            var blockwise = Householder.UT(w, beta);
-            Householder.Inverse = UnitLowerInverse.TriangularSolve;
-            var solve = Householder.UT(w, beta);
-            Assert.True(Compare.RelativeError(solve.T, blockwise.T) < 1e-10);
-            Assert.True(Compare.RelativeError(solve.U, blockwise.U) < 1e-10);
-            Assert.True(Compare.RelativeError(Householder.ProductFromUT(w, solve.U), Householder.Product(w, beta)) < 1e-10);
-        }
-        finally { Householder.Inverse = previous; }
+        var blockwise = Householder.UT(w, beta, UnitLowerInverse.Blockwise);
+        var solve = Householder.UT(w, beta, UnitLowerInverse.TriangularSolve);
+        Assert.True(Compare.RelativeError(solve.T, blockwise.T) < 1e-10);
+        Assert.True(Compare.RelativeError(solve.U, blockwise.U) < 1e-10);
+        Assert.True(Compare.RelativeError(Householder.ProductFromUT(w, solve.U), Householder.Product(w, beta)) < 1e-10);
     }
 
     [Fact]
