@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Reflection;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -27,7 +29,7 @@ sealed record RunRecord(
             ["device_requested"] = Device,
             ["runtime"] = RuntimeLine,
             ["packages"] = Packages,
-            ["kernel"] = $"Microsoft.DotNet.Interactive {typeof(Microsoft.DotNet.Interactive.Kernel).Assembly.GetName().Version} (in process)",
+            ["kernel"] = $"Microsoft.DotNet.Interactive {KernelVersion()} (in process)",
             ["git_commit"] = GitCommit(),
             ["dotnet"] = Environment.Version.ToString(),
             ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
@@ -40,7 +42,15 @@ sealed record RunRecord(
         };
         if (KitFacts != null)
             foreach (var (key, value) in KitFacts) o[key] = value?.DeepClone();
-        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    }
+
+    /// <summary>The kernel package's version (e.g. 1.0.0-beta.26120.1), without the source-commit suffix.</summary>
+    static string KernelVersion()
+    {
+        var assembly = typeof(Microsoft.DotNet.Interactive.Kernel).Assembly;
+        var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        return informational?.Split('+')[0] ?? assembly.GetName().Version?.ToString() ?? "?";
     }
 
     /// <summary>The commit of the working tree the notebook came from, with "+dirty" when it has changes; null outside git.</summary>
