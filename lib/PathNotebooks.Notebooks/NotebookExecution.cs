@@ -133,7 +133,7 @@ public static class NotebookExecution
     static async Task<JsonObject?> KitFactsAsync(KernelSession session)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var result = await session.SubmitAsync("PathNotebooks.Kit.RunFacts()", null, timeout.Token);
+        var result = await session.SubmitAsync("PathNotebooks.Experiments.Kit.RunFacts()", null, timeout.Token);
         var value = result.Events.OfType<ReturnValueProduced>().FirstOrDefault()?.Value as string;
         return result.Succeeded && value != null ? JsonNode.Parse(value) as JsonObject : null;
     }

@@ -3,6 +3,7 @@ using System.Text;
 using PathNotebooks.Experiments;
 using TorchSharp;
 using static TorchSharp.torch;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Data;
 

@@ -9,7 +9,7 @@ namespace PathNotebooks.Experiments;
 /// sequences of 256 instruction/bit pairs; 2 000 steps — PaTH is at 0 % error by step ~250); tiny keeps the same models on shorter sequences and fewer
 /// steps so that all runs finish in about a minute and a half on a 2-core CPU.
 /// </summary>
-public sealed record PathNotebookSettings
+public sealed record PathNotebookSettings : IExperimentSettings<PathNotebookSettings>
 {
     public required FlipFlopOptions FlipFlop { get; init; }
     public required WordProblemOptions WordProblem { get; init; }
@@ -38,5 +38,5 @@ public sealed record PathNotebookSettings
 
     /// <summary>The word-problem model: d = 64, 4 heads, vocabulary = group order.</summary>
     public ModelConfig WordProblemConfig(PositionEncoding encoding, int layers) =>
-        new() { VocabSize = Group.Order, DModel = 64, Heads = 4, Layers = layers, Encoding = encoding };
+        new() { VocabSize = Group.Order, DModel = 64, Heads = 4, Layers = layers, Mixers = PositionEncodings.Spec(encoding) };
 }

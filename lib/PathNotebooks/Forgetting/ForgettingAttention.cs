@@ -1,4 +1,4 @@
-using PathNotebooks.Models;
+using PathNotebooks.Mixers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,43 +9,42 @@ namespace PathNotebooks.Forgetting;
 /// <summary>
 /// The Forgetting Transformer attention layer (FoX): causal softmax attention whose logits get the data-dependent
 /// decay bias D_ij = Σ_{l=j+1..i} log f_l, with a per-head forget gate fₜ = σ(w_fᵀxₜ + b_f) from
-/// <c>Linear(DModel → Heads, bias)</c>. No RoPE. The "Pro" switches of <see cref="ModelConfig"/>:
-/// <see cref="ModelConfig.FoxQkNorm"/> (per-head RMSNorm of q and k), <see cref="ModelConfig.FoxKvShift"/>
-/// (k̃ₜ = αₜk_{t−1} + (1 − αₜ)kₜ, same for v, αₜ = σ(w_sᵀxₜ + b_s) per head) and <see cref="ModelConfig.FoxOutputGate"/>
-/// (per-head RMSNorm of the attention output, then ⊙ σ(W_og x) before the output projection).
+/// <c>Linear(DModel → Heads, bias)</c>. No RoPE. The "Pro" switches of <see cref="FoxSpec"/>:
+/// <see cref="FoxSpec.QkNorm"/> (per-head RMSNorm of q and k), <see cref="FoxSpec.KvShift"/>
+/// (k̃ₜ = αₜk_{t−1} + (1 − αₜ)kₜ, same for v, αₜ = σ(w_sᵀxₜ + b_s) per head) and <see cref="FoxSpec.OutputGate"/>
+/// (per-head RMSNorm of the attention output, then ⊙ σ(W_og x) before the output projection). Decodes with a
+/// <see cref="FoxState"/>.
 /// </summary>
-public sealed class ForgettingAttention : AttentionLayer
+public sealed class ForgettingAttention : TokenMixer
 {
-    readonly ModelConfig config;
-    readonly Linear query, key, value, output, forgetGate;
+    // Declaration order is registration order, which fixes the order of initial weights: keep it.
+    readonly HeadProjections projections;
+    readonly Linear forgetGate;
     readonly Linear? shiftGate, outputGate;
-    readonly Parameter? queryNorm, keyNorm, outputNorm;                            // RMSNorm scales [H, D]
+    readonly Parameter? queryNorm, keyNorm, outputNorm;                            // RMSNorm scales [H, D], start at 1
+    readonly FoxSpec spec;
 
-    public ForgettingAttention(ModelConfig config) : base("FoXAttention")
+    public ForgettingAttention(FoxSpec spec, MixerDimensions dimensions) : base("FoXAttention", dimensions)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        if (config.Encoding is not (PositionEncoding.FoX))
-            throw new ArgumentException($"ForgettingAttention handles FoX, not {config.Encoding}.", nameof(config));
-        if (config.Window != null)
-            throw new ArgumentException("ForgettingAttention has no sliding window; set Window = null (the forget gate decides what to drop).", nameof(config));
-        this.config = config.Validate();
-        int d = config.DModel, h = config.Heads, hd = config.HeadDim;
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Check(dimensions);
+        this.spec = spec;
+        int d = dimensions.DModel, h = dimensions.Heads, hd = dimensions.HeadDim;
         // Shared weights first, so layers built with the same seed agree on them whatever the Pro switches.
-        query = nn.Linear(d, d, hasBias: false);
-        key = nn.Linear(d, d, hasBias: false);
-        value = nn.Linear(d, d, hasBias: false);
-        output = nn.Linear(d, d, hasBias: false);
+        projections = new HeadProjections(dimensions, QkvLayout.Separate);
         forgetGate = nn.Linear(d, h, hasBias: true);
-        if (config.FoxKvShift) shiftGate = nn.Linear(d, h, hasBias: true);
-        if (config.FoxQkNorm) { queryNorm = new Parameter(ones(h, hd)); keyNorm = new Parameter(ones(h, hd)); }
-        if (config.FoxOutputGate) { outputGate = nn.Linear(d, d, hasBias: false); outputNorm = new Parameter(ones(h, hd)); }
+        if (spec.KvShift) shiftGate = nn.Linear(d, h, hasBias: true);
+        if (spec.QkNorm) { queryNorm = new Parameter(ones(h, hd)); keyNorm = new Parameter(ones(h, hd)); }
+        if (spec.OutputGate) { outputGate = nn.Linear(d, d, hasBias: false); outputNorm = new Parameter(ones(h, hd)); }
         RegisterComponents();
     }
+
+    public override MixerSpec Spec => spec;
 
     /// <summary>Log forget gates log fₜ of the last forward, <c>[B, H, T]</c> (float32, detached, CPU): draw exp of it as a heatmap.</summary>
     public Tensor? LastLogForget { get; private set; }
 
-    /// <summary>KV-shift mixing weights αₜ of the last forward, <c>[B, H, T]</c> (detached, CPU); null without <see cref="ModelConfig.FoxKvShift"/>.</summary>
+    /// <summary>KV-shift mixing weights αₜ of the last forward, <c>[B, H, T]</c> (detached, CPU); null without <see cref="FoxSpec.KvShift"/>.</summary>
     public Tensor? LastShiftGate { get; private set; }
 
     /// <summary>The KV-shift gate projection (null when the switch is off); tests pin α through it.</summary>
@@ -55,15 +54,10 @@ public sealed class ForgettingAttention : AttentionLayer
     /// <returns><c>[B, T, DModel]</c></returns>
     public override Tensor forward(Tensor x)
     {
-        Shapes.Exactly(x, nameof(x), "[B, T, DModel]", -1, -1, config.DModel);
+        Shapes.Exactly(x, nameof(x), "[B, T, DModel]", -1, -1, Dimensions.DModel);
         Shapes.Floating(x, nameof(x));
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        int h = config.Heads, hd = config.HeadDim;
-        Tensor Heads(Tensor y) => y.view(b, t, h, hd).transpose(1, 2);               // [B, T, DModel] → [B, H, T, D]
-        var q = Heads(query.forward(x));
-        var k = Heads(key.forward(x));
-        var v = Heads(value.forward(x));
+        var (q, k, v) = projections.Split(x);                                         // [B, H, T, D] each
         var logForget = ForgetGate.LogForget(forgetGate.forward(x)).transpose(1, 2);  // [B, H, T] float32
         Remember(LastLogForget, logForget, l => LastLogForget = l);
 
@@ -84,12 +78,47 @@ public sealed class ForgettingAttention : AttentionLayer
             o = p.to(v.dtype).matmul(v);
         }
         else
-            o = ForgettingAttentionFast.Forward(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), options: config.FoxKernel);
+            o = ForgettingAttentionFast.Forward(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), options: spec.Kernel);
 
         if (outputGate is not null) o = HeadRmsNorm(o, outputNorm!);
-        var y = o.transpose(1, 2).reshape(b, t, h * hd);                               // [B, T, DModel]
+        var y = projections.Merge(o);                                                  // [B, T, DModel]
         if (outputGate is not null) y = y * outputGate.forward(x).sigmoid();
-        return output.forward(y).MoveToOuterDisposeScope();
+        return projections.Output(y).MoveToOuterDisposeScope();
+    }
+
+    public override MixerState NewState(long batch) => new FoxState(batch);
+
+    /// <param name="x">the next token's hidden state <c>[B, DModel]</c></param>
+    /// <param name="state">this mixer's <see cref="FoxState"/></param>
+    /// <returns><c>[B, DModel]</c></returns>
+    public override Tensor Step(Tensor x, MixerState state)
+    {
+        var fox = Expect<FoxState>(state);
+        fox.CheckStep(x, Dimensions.DModel);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (q, k, v) = projections.Split(x.unsqueeze(1));                            // [B, H, 1, D] each
+        var logForget = ForgetGate.LogForget(forgetGate.forward(x));                   // [B, H] float32 (float64 kept)
+        if (shiftGate is not null)
+        {
+            var alpha = shiftGate.forward(x).sigmoid().to(x.dtype).unsqueeze(-1).unsqueeze(-1);   // [B, H, 1, 1]
+            Tensor previousK = fox.LastKey?.unsqueeze(2) ?? zeros_like(k), previousV = fox.LastValue?.unsqueeze(2) ?? zeros_like(v);
+            fox.RememberRaw(k.squeeze(2), v.squeeze(2));
+            k = alpha * previousK + (1 - alpha) * k;
+            v = alpha * previousV + (1 - alpha) * v;
+        }
+        if (queryNorm is not null) { q = HeadRmsNorm(q, queryNorm); k = HeadRmsNorm(k, keyNorm!); }
+        fox.Append(k.squeeze(2), v.squeeze(2), logForget.to(ForgetGate.GateDType(q.dtype)));
+
+        double scale = 1.0 / Math.Sqrt(Dimensions.HeadDim);
+        var c = fox.Cumulative!;                                                       // [B, H, n]
+        var logits = fox.Keys!.matmul(q.transpose(-2, -1)).squeeze(-1).to(c.dtype) * scale
+            + (c[.., .., ^1..] - c);                                                   // decay bias c_t − c_j
+        var o = logits.softmax(-1).to(v.dtype).unsqueeze(2).matmul(fox.Values!);      // [B, H, 1, D]
+        if (outputGate is not null) o = HeadRmsNorm(o, outputNorm!);
+        var y = projections.Merge(o);                                                  // [B, 1, DModel]
+        if (outputGate is not null) y = y * outputGate.forward(x.unsqueeze(1)).sigmoid();
+        return projections.Output(y).squeeze(1).MoveToOuterDisposeScope();
     }
 
     static void Remember(Tensor? old, Tensor value, Action<Tensor> set)

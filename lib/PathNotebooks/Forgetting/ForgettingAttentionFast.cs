@@ -6,7 +6,7 @@ namespace PathNotebooks.Forgetting;
 
 /// <summary>
 /// How <see cref="ForgettingAttentionFast.Forward"/> runs: an argument of the call (layers take it from
-/// <see cref="Models.ModelConfig.FoxKernel"/>), never a process-wide setting. The defaults are what every notebook uses.
+/// <see cref="FoxSpec.Kernel"/>), never a process-wide setting. The defaults are what every notebook uses.
 /// </summary>
 /// <param name="SdpaMaxLength">longest T computed by <see cref="ForgettingAttentionFast.Sdpa"/> (T×T float mask);
 /// beyond it <see cref="ForgettingAttentionFast.Chunked"/></param>

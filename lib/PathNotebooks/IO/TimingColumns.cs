@@ -4,7 +4,7 @@ namespace PathNotebooks.IO;
 
 /// <summary>
 /// Tells wall-clock columns of a results table apart from its results, so that the results file of a seeded run is
-/// the same byte for byte every time while the timings still get written (see <see cref="Kit.SaveTable(DataFrame, string)"/>).
+/// the same byte for byte every time while the timings still get written (see <see cref="Experiments.RunContext.SaveTable(DataFrame, string)"/>).
 /// </summary>
 /// <remarks>
 /// The rule, on the column name (case-insensitive, surrounding spaces ignored): a column is a timing column when

@@ -1,3 +1,4 @@
+using PathNotebooks.Mixers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,22 +6,24 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace PathNotebooks.Models;
 
-/// <summary>Pre-LayerNorm block: x + Attn(LN(x)), then x + MLP(LN(x)).</summary>
+/// <summary>Pre-LayerNorm block: x + Mixer(LN(x)), then x + MLP(LN(x)). The mixer is the layer's spec from the config.</summary>
 public sealed class Block : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm ln1, ln2;
     readonly Linear up, down;
-    public AttentionLayer Attention { get; }
+
+    /// <summary>The block's token mixer (attention, PaTH, FoX, …).</summary>
+    public TokenMixer Mixer { get; }
 
     public Block(ModelConfig config, int index) : base($"block{index}")
     {
         ln1 = nn.LayerNorm(config.DModel);
         ln2 = nn.LayerNorm(config.DModel);
-        Attention = AttentionLayers.Create(config, index);
+        Mixer = config.MixerAt(index).Create(config.MixerDimensions);
         int hidden = (int)Math.Round(config.MlpRatio * config.DModel);
         up = nn.Linear(config.DModel, hidden);
         down = nn.Linear(hidden, config.DModel);
-        register_module("attention", Attention);
+        register_module("mixer", Mixer);
         RegisterComponents();
     }
 
@@ -28,7 +31,19 @@ public sealed class Block : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + Attention.forward(ln1.forward(x));
+        x = x + Mixer.forward(ln1.forward(x));
+        x = x + down.forward(F.gelu(up.forward(ln2.forward(x))));
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>One decoding step: the same block on one token per sequence.</summary>
+    /// <param name="x"><c>[B, DModel]</c></param>
+    /// <param name="state">the mixer's state</param>
+    /// <returns><c>[B, DModel]</c></returns>
+    public Tensor Step(Tensor x, MixerState state)
+    {
+        using var scope = NewDisposeScope();
+        x = x + Mixer.Step(ln1.forward(x), state);
         x = x + down.forward(F.gelu(up.forward(ln2.forward(x))));
         return x.MoveToOuterDisposeScope();
     }

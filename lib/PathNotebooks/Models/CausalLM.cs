@@ -1,3 +1,4 @@
+using PathNotebooks.Mixers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -7,7 +8,9 @@ namespace PathNotebooks.Models;
 
 /// <summary>
 /// The kit's small causal language model: token embedding → blocks → LayerNorm → vocabulary logits.
-/// The position encoding lives entirely in the attention layers (<see cref="ModelConfig.Encoding"/>).
+/// The position encoding lives entirely in the blocks' token mixers (<see cref="ModelConfig.Mixers"/>). Runs over whole
+/// sequences (<see cref="forward"/>) or token by token with a <see cref="DecodeState"/> (<see cref="Step"/>,
+/// <see cref="Generate"/>); the two agree.
 /// </summary>
 public sealed class CausalLM : nn.Module<Tensor, Tensor>
 {
@@ -19,7 +22,7 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     public ModelConfig Config { get; }
     public IReadOnlyList<Block> Blocks => blocks.ToList();
 
-    public CausalLM(ModelConfig config) : base($"CausalLM_{config.Encoding}")
+    public CausalLM(ModelConfig config) : base("CausalLM")
     {
         Config = config.Validate();
         embed = nn.Embedding(config.VocabSize, config.DModel);
@@ -27,28 +30,19 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         lnFinal = nn.LayerNorm(config.DModel);
         head = nn.Linear(config.DModel, config.VocabSize, hasBias: false);
         RegisterComponents();
-        InitWeights(config.InitStd);
-    }
-
-    void InitWeights(double std)
-    {
-        using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
-        {
-            if (name.EndsWith("bias")) nn.init.zeros_(p);
-            else if (p.dim() >= 2 && !name.Contains("conv")) nn.init.normal_(p, 0, std);
-        }
+        // by module type, in registration order: each mixer sets its own weights (TokenMixer.InitializeWeights)
+        WeightInit.NormalLinear(this, config.InitStd);
     }
 
     /// <summary>
-    /// A fresh model for an experiment: seeds torch with <paramref name="seed"/> through <see cref="Kit.Seed"/> (so run.json
-    /// records it), builds the model — its initial weights depend only on the seed — and moves it to the run's device.
+    /// A fresh model: seeds torch with <paramref name="seed"/>, builds the model — its initial weights depend only on
+    /// the seed — and moves it to <paramref name="device"/>.
     /// </summary>
-    public static CausalLM Seeded(ModelConfig config, int seed)
+    public static CausalLM Seeded(ModelConfig config, int seed, Device device)
     {
-        Kit.Seed(seed);
+        Runtime.TorchRuntime.Seed(seed);
         var model = new CausalLM(config);
-        model.to(Runtime.TorchRuntime.Device);
+        model.to(device);
         return model;
     }
 
@@ -83,6 +77,65 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
     /// <summary>Turns attention-probability capture on or off in every layer.</summary>
     public void CaptureAttention(bool on)
     {
-        foreach (var b in blocks) b.Attention.CaptureAttention = on;
+        foreach (var b in blocks) b.Mixer.CaptureAttention = on;
+    }
+
+    /// <summary>The token mixers, layer 0 first.</summary>
+    public IReadOnlyList<TokenMixer> Mixers => blocks.Select(b => b.Mixer).ToList();
+
+    /// <summary>An empty decoding state (every layer's mixer state) for <paramref name="batch"/> sequences.</summary>
+    public DecodeState NewDecodeState(long batch) => new(blocks.Select(b => b.Mixer.NewState(batch)).ToList());
+
+    /// <summary>
+    /// Consumes one token per sequence and returns the next-token logits: row <see cref="DecodeState.Position"/> of
+    /// what <see cref="forward"/> gives for the whole sequence.
+    /// </summary>
+    /// <param name="tokens">token ids <c>[B]</c> (int64)</param>
+    /// <param name="state">from <see cref="NewDecodeState"/>, advanced by every earlier step</param>
+    /// <returns>logits <c>[B, V]</c></returns>
+    public Tensor Step(Tensor tokens, DecodeState state)
+    {
+        Shapes.Rank(tokens, 1, nameof(tokens), "[B]");
+        if (tokens.dtype != ScalarType.Int64)
+            throw new ArgumentException($"tokens must be int64 token ids of shape [B], got {Shapes.Describe(tokens)}.", nameof(tokens));
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Layers.Count != blocks.Count)
+            throw new ArgumentException($"state has {state.Layers.Count} layers, the model {blocks.Count}.", nameof(state));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var h = embed.forward(tokens);                                               // [B, DModel]
+        for (int l = 0; l < blocks.Count; l++) h = blocks[l].Step(h, state.Layers[l]);
+        return head.forward(lnFinal.forward(h)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Continues every prompt by <paramref name="newTokens"/> tokens, one decoding step per token: greedy (argmax) when
+    /// <paramref name="temperature"/> is 0, else sampled from softmax(logits / temperature) with <paramref name="generator"/>.
+    /// </summary>
+    /// <param name="prompt">token ids <c>[B, T0]</c> (int64, T0 ≥ 1)</param>
+    /// <param name="newTokens">tokens to add (≥ 0)</param>
+    /// <param name="temperature">0 = greedy; &gt; 0 samples</param>
+    /// <param name="generator">random source for sampling (null = torch's default generator)</param>
+    /// <returns>prompt and continuation <c>[B, T0 + newTokens]</c></returns>
+    public Tensor Generate(Tensor prompt, int newTokens, double temperature = 0, Generator? generator = null)
+    {
+        Shapes.Rank(prompt, 2, nameof(prompt), "[B, T0]");
+        if (prompt.dtype != ScalarType.Int64 || prompt.shape[1] < 1)
+            throw new ArgumentException($"prompt must be int64 token ids of shape [B, T0] with T0 ≥ 1, got {Shapes.Describe(prompt)}.", nameof(prompt));
+        if (newTokens < 0) throw new ArgumentOutOfRangeException(nameof(newTokens), newTokens, "newTokens must be ≥ 0.");
+        if (!(temperature >= 0)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be ≥ 0.");
+        using var scope = NewDisposeScope();
+        using var state = NewDecodeState(prompt.shape[0]);
+        var tokens = new List<Tensor>();
+        Tensor? logits = null;
+        for (int t = 0; t < prompt.shape[1]; t++) { tokens.Add(prompt[.., t]); logits = Step(prompt[.., t], state); }
+        for (int n = 0; n < newTokens; n++)
+        {
+            var next = temperature == 0 ? logits!.argmax(-1)
+                : multinomial((logits! / temperature).softmax(-1), 1, generator: generator).squeeze(-1);
+            tokens.Add(next);
+            if (n + 1 < newTokens) logits = Step(next, state);
+        }
+        return stack(tokens, 1).MoveToOuterDisposeScope();
     }
 }

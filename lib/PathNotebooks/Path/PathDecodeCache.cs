@@ -30,6 +30,12 @@ public sealed class PathDecodeCache : IDisposable
     /// <summary>The cached values <c>[B, H, n, Dv]</c>, or null when empty.</summary>
     public Tensor? Values => values;
 
+    /// <summary>Cumulative log forget gates <c>c_j</c> of the cached tokens <c>[B, H, n]</c> (zeros without a gate), or null when empty.</summary>
+    public Tensor? Cumulative => cumulative;
+
+    /// <summary><c>c</c> of the latest token <c>[B, H]</c>, or null when empty.</summary>
+    public Tensor? Total => total;
+
     /// <summary>
     /// Consumes one token and returns its attention output.
     /// </summary>

@@ -175,7 +175,7 @@ public static class PositionalAnalysis
 
     /// <summary>
     /// Attention sinks and long-term decay of <paramref name="model"/> on <paramref name="tokens"/> <c>[B, T]</c>
-    /// (explicit attention path via <see cref="AttentionLayer.CaptureAttention"/>; memory B·H·T² per layer), optionally
+    /// (explicit attention path via <see cref="Mixers.TokenMixer.CaptureAttention"/>; memory B·H·T² per layer), optionally
     /// with a hidden-state <paramref name="hook"/> such as <see cref="RemovalHook"/>. Distances are grouped in powers of
     /// two: [0,0], [1,1], [2,3], [4,7], ….
     /// </summary>
@@ -193,7 +193,7 @@ public static class PositionalAnalysis
         var lo = new Int32DataFrameColumn("distance_lo");
         var hi = new Int32DataFrameColumn("distance_hi");
         var att = new DoubleDataFrameColumn("attention");
-        var previous = model.Blocks.Select(b => b.Attention.CaptureAttention).ToArray();
+        var previous = model.Blocks.Select(b => b.Mixer.CaptureAttention).ToArray();
         try
         {
             model.CaptureAttention(true);
@@ -203,7 +203,7 @@ public static class PositionalAnalysis
             for (int l = 0; l < model.Blocks.Count; l++)
             {
                 using var scope = NewDisposeScope();
-                var p = model.Blocks[l].Attention.LastAttention!.to(ScalarType.Float64);   // [B, H, T, T]
+                var p = model.Blocks[l].Mixer.LastAttention!.to(ScalarType.Float64);   // [B, H, T, T]
                 var queries = p[.., .., firstK..];                                          // [B, H, T−k, T]
                 var perHead = queries[.., .., .., 0].mean(new long[] { 0, 2 });             // [H]
                 sinkLayer.Append(l + 1);
@@ -225,7 +225,7 @@ public static class PositionalAnalysis
         }
         finally
         {
-            for (int l = 0; l < previous.Length; l++) model.Blocks[l].Attention.CaptureAttention = previous[l];
+            for (int l = 0; l < previous.Length; l++) model.Blocks[l].Mixer.CaptureAttention = previous[l];
         }
         return new AttentionProfileResult(new DataFrame(sinkLayer, sink0, sinkK, sinkMax), new DataFrame(decayLayer, lo, hi, att));
     }

@@ -42,7 +42,7 @@ public static class TorchRuntime
     /// </summary>
     public static RuntimeInfo Initialize(string? device = null, bool quiet = false)
     {
-        device = (device ?? Environment.GetEnvironmentVariable("PATHNB_DEVICE") ?? "auto").Trim().ToLowerInvariant();
+        device = (device ?? "auto").Trim().ToLowerInvariant();
         if (device is not ("auto" or "cpu" or "cuda"))
             throw new ArgumentException($"device must be 'auto', 'cpu' or 'cuda', not '{device}'.", nameof(device));
         FSharpCoreBinding.Install();

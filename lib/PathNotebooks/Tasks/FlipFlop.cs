@@ -2,6 +2,7 @@ using PathNotebooks.Experiments;
 using PathNotebooks.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tasks;
 

@@ -1,6 +1,7 @@
 using PathNotebooks.Experiments;
 using TorchSharp;
 using static TorchSharp.torch;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tasks;
 

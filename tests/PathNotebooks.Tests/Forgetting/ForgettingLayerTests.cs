@@ -1,4 +1,5 @@
 using PathNotebooks.Forgetting;
+using PathNotebooks.Mixers;
 using PathNotebooks.Models;
 
 namespace PathNotebooks.Tests.Forgetting;
@@ -6,16 +7,20 @@ namespace PathNotebooks.Tests.Forgetting;
 [Collection("torch")]
 public class ForgettingLayerTests
 {
+    static FoxSpec Spec(bool outputGate = false, bool qkNorm = false, bool kvShift = false) =>
+        new() { OutputGate = outputGate, QkNorm = qkNorm, KvShift = kvShift };
+
     static ModelConfig Config(bool outputGate = false, bool qkNorm = false, bool kvShift = false) => new()
     {
-        VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Encoding = PositionEncoding.FoX,
-        FoxOutputGate = outputGate, FoxQkNorm = qkNorm, FoxKvShift = kvShift,
+        VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Mixers = Spec(outputGate, qkNorm, kvShift),
     };
+
+    static readonly MixerDimensions Dimensions = new(16, 2);
 
     static ForgettingAttention Layer(ModelConfig config, int seed = 0)
     {
         manual_seed(seed);
-        var layer = new ForgettingAttention(config);
+        var layer = new ForgettingAttention((FoxSpec)config.Mixers.Default, Dimensions);
         layer.to(float64);
         return layer;
     }
@@ -113,7 +118,7 @@ public class ForgettingLayerTests
         {
             manual_seed(9);
             var model = new CausalLM(Config(pro, pro, pro));
-            Assert.All(model.Blocks, b => Assert.IsType<ForgettingAttention>(b.Attention));
+            Assert.All(model.Blocks, b => Assert.IsType<ForgettingAttention>(b.Mixer));
             var tokens = randint(0, 11, new long[] { 2, 12 });
             var logits = model.forward(tokens);
             Assert.Equal(new long[] { 2, 12, 11 }, logits.shape);
@@ -130,9 +135,9 @@ public class ForgettingLayerTests
         var layer = Layer(Config(), seed: 10);
         var e = Assert.Throws<ArgumentException>(() => layer.forward(zeros(2, 5, 15, dtype: float64)));
         Assert.Equal("x", e.ParamName); Assert.Contains("[B, T, DModel]", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new ForgettingAttention(Config() with { Encoding = PositionEncoding.RoPE }));
-        Assert.Equal("config", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => new ForgettingAttention(Config() with { Window = 4 }));
-        Assert.Equal("config", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => new ForgettingAttention(Spec(), new MixerDimensions(15, 2)));
+        Assert.Equal("DModel", e.ParamName);
+        var k = Assert.Throws<ArgumentOutOfRangeException>(() => Spec() with { Kernel = FoxKernelOptions.Default with { ChunkSize = 0 } });
+        Assert.Equal("Kernel", k.ParamName);
     }
 }

@@ -2,6 +2,7 @@ using PathNotebooks.Data;
 using PathNotebooks.Experiments;
 using PathNotebooks.Forgetting;
 using PathNotebooks.Models;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.Forgetting;
 
@@ -15,7 +16,7 @@ public class FoxExperimentTests
     static FoxExperimentSettings Small(params PositionEncoding[] encodings) => new()
     {
         TrainLength = 8, EvalMultiple = 4, Steps = 3, BatchSize = 4, DModel = 16, Layers = 1, Heads = 2,
-        EvalSequences = 5, EvalBatch = 2, PathChunkSize = 4, Seed = 3, Encodings = encodings,
+        EvalSequences = 5, EvalBatch = 2, PathChunkSize = 4, Encodings = encodings,
     };
 
     [Fact]
@@ -56,16 +57,16 @@ public class FoxExperimentTests
     public void RunTrainsEveryEncodingReproduciblyAndTabulatesTheBands()
     {
         var s = Small(PositionEncoding.RoPE, PositionEncoding.FoX, PositionEncoding.PaTH, PositionEncoding.PaTHFoX);
-        var runs = FoxExperiment.Run(Corpus, s);
+        var runs = FoxExperiment.Run(TestRuns.Cpu(3), Corpus, s);
         Assert.Equal(s.Encodings, runs.Select(r => r.Encoding));
         foreach (var r in runs)
         {
             Assert.Equal(32, r.LossByPosition.Length);
             Assert.All(r.LossByPosition, l => Assert.True(double.IsFinite(l) && l > 0));
-            Assert.Equal(r.Encoding, r.Model.Config.Encoding);
+            Assert.Equal(FoxExperiment.Name(r.Encoding), r.Model.Config.MixerName);
         }
         // Same seed → same numbers (FoX and PaTH-FoX again, alone).
-        var again = FoxExperiment.Run(Corpus, s with { Encodings = new[] { PositionEncoding.PaTHFoX, PositionEncoding.FoX } });
+        var again = FoxExperiment.Run(TestRuns.Cpu(3), Corpus, s with { Encodings = new[] { PositionEncoding.PaTHFoX, PositionEncoding.FoX } });
         Assert.Equal(runs[3].LossByPosition, again[0].LossByPosition);
         Assert.Equal(runs[1].LossByPosition, again[1].LossByPosition);
         Assert.NotEqual(runs[0].LossByPosition, runs[1].LossByPosition);
@@ -84,7 +85,7 @@ public class FoxExperimentTests
     public void TrainingLowersTheLossAndFoxRecordsItsGates()
     {
         var s = Small(PositionEncoding.FoX) with { Steps = 40, LearningRate = 1e-2 };
-        var runs = FoxExperiment.Run(Corpus, s);
+        var runs = FoxExperiment.Run(TestRuns.Cpu(3), Corpus, s);
         Assert.True(runs[0].LossByPosition.Average() < Math.Log(TextCorpus.VocabSize) - 1.5,
             $"mean eval loss {runs[0].LossByPosition.Average():F3} should be well below uniform {Math.Log(256):F3}");
         Assert.True(runs[0].Curve[^1].Loss < runs[0].Curve[0].Loss);

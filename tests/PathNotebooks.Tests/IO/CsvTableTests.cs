@@ -1,3 +1,4 @@
+using PathNotebooks.Experiments;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
@@ -79,7 +80,7 @@ public class CsvTableTests
     public void SaveTableWritesTimingsBesideTheResults()
     {
         var dir = TempFolder();
-        var path = Kit.SaveTable(Results(trainSeconds: 12.3), "runs", dir);
+        var path = RunContext.SaveTable(Results(trainSeconds: 12.3), "runs", dir);
         Assert.Equal(Path.Combine(dir, "runs.csv"), path);
         Assert.Equal("model,eval length,accuracy\nRoPE,64,0.9876\nPaTH,64,1\n", File.ReadAllText(path));
         Assert.Equal("model,eval length,train seconds,ms/step\nRoPE,64,12.3,1.5\nPaTH,64,12.3,1.5\n",
@@ -91,12 +92,12 @@ public class CsvTableTests
     {
         var first = TempFolder();
         var second = TempFolder();
-        Kit.SaveTable(Results(trainSeconds: 10.0), "runs.csv", first);
-        Kit.SaveTable(Results(trainSeconds: 99.9), "runs.csv", second);
+        RunContext.SaveTable(Results(trainSeconds: 10.0), "runs.csv", first);
+        RunContext.SaveTable(Results(trainSeconds: 99.9), "runs.csv", second);
         Assert.Equal(File.ReadAllBytes(Path.Combine(first, "runs.csv")), File.ReadAllBytes(Path.Combine(second, "runs.csv")));
         Assert.NotEqual(File.ReadAllBytes(Path.Combine(first, "runs.timings.csv")), File.ReadAllBytes(Path.Combine(second, "runs.timings.csv")));
 
-        Kit.SaveTable(Results(trainSeconds: 10.0), "runs", first);                        // writing again: same bytes
+        RunContext.SaveTable(Results(trainSeconds: 10.0), "runs", first);                        // writing again: same bytes
         Assert.Equal(File.ReadAllBytes(Path.Combine(second, "runs.csv")), File.ReadAllBytes(Path.Combine(first, "runs.csv")));
     }
 
@@ -104,8 +105,8 @@ public class CsvTableTests
     public void ATableWithoutTimingsRemovesAStaleTimingsFile()
     {
         var dir = TempFolder();
-        Kit.SaveTable(Results(trainSeconds: 1), "runs", dir);
-        Kit.SaveTable(new DataFrame(new DoubleDataFrameColumn("accuracy", new[] { 0.5 })), "runs", dir);
+        RunContext.SaveTable(Results(trainSeconds: 1), "runs", dir);
+        RunContext.SaveTable(new DataFrame(new DoubleDataFrameColumn("accuracy", new[] { 0.5 })), "runs", dir);
         Assert.Equal(new[] { "runs.csv" }, Directory.GetFiles(dir).Select(Path.GetFileName));
         Assert.Equal("accuracy\n0.5\n", File.ReadAllText(Path.Combine(dir, "runs.csv")));
     }

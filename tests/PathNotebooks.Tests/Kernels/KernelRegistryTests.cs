@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PathNotebooks.Kernels;
 using Xunit.Abstractions;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.Kernels;
 

@@ -1,12 +1,14 @@
+using PathNotebooks.Softmax;
 using PathNotebooks.Experiments;
 using PathNotebooks.Models;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.Models;
 
 [Collection("torch")]
 public class CausalLMTests
 {
-    static ModelConfig Config(PositionEncoding e) => new() { VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Encoding = e };
+    static ModelConfig Config(PositionEncoding e) => new() { VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Mixers = PositionEncodings.Spec(e) };
 
     [Theory]
     [InlineData(PositionEncoding.NoPE)]
@@ -15,7 +17,8 @@ public class CausalLMTests
     public void FastPathEqualsExplicitPathAndIsCausal(PositionEncoding encoding)
     {
         torch.manual_seed(4);
-        var model = new CausalLM(Config(encoding) with { Window = encoding == PositionEncoding.NoPE ? 3 : null });
+        var model = new CausalLM(Config(encoding) with
+            { Mixers = ((SoftmaxAttentionSpec)PositionEncodings.Spec(encoding)) with { Window = encoding == PositionEncoding.NoPE ? 3 : null } });
         model.eval();
         var tokens = randint(0, 11, new long[] { 2, 9 });
         var fast = model.forward(tokens);
@@ -23,7 +26,7 @@ public class CausalLMTests
         var slow = model.forward(tokens);
         Assert.Equal(new long[] { 2, 9, 11 }, fast.shape);
         Assert.True(Compare.RelativeError(fast, slow) < 1e-5);
-        var p = model.Blocks[0].Attention.LastAttention!;
+        var p = model.Blocks[0].Mixer.LastAttention!;
         Assert.Equal(new long[] { 2, 2, 9, 9 }, p.shape);
         Assert.True(p.triu(1).abs().max().item<float>() == 0f);                  // no look-ahead
         // Changing a later token leaves earlier outputs unchanged.

@@ -19,7 +19,7 @@ public class ReproduceTests
         var root = RepoPaths.TempDir("reproduce");
         var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
         FixtureNotebook.WriteCode(Path.Combine(notebooks, "01-ok.ipynb"),
-            FixtureNotebook.KitReferences + "using PathNotebooks;\nvar info = Kit.Init();\nvar df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"x\", new double[] { 0.5 }));\nKit.SaveTable(df, \"table\");\nKit.Size.ToString()");
+            FixtureNotebook.KitReferences + "using PathNotebooks.Experiments;\nvar info = Kit.Init();\nvar df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"x\", new double[] { 0.5 }));\ninfo.SaveTable(df, \"table\");\ninfo.Size.ToString()");
         FixtureNotebook.WriteCode(Path.Combine(notebooks, "02-fails.ipynb"), "throw new Exception(\"planned\");");
         var results = Path.Combine(root, "results");
 

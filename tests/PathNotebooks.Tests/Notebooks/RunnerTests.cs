@@ -23,7 +23,7 @@ public class RunnerTests
     public async Task KernelSemanticsFormattersAndPageAsInPolyglot()
     {
         var run = await Run("state", null,
-            FixtureNotebook.KitReferences + "using PathNotebooks.Charts;\nvar runtime = PathNotebooks.Kit.Init();\nvar x = 20; class Counter { public int N; }",
+            FixtureNotebook.KitReferences + "using PathNotebooks.Charts;\nvar runtime = PathNotebooks.Experiments.Kit.Init();\nvar x = 20; class Counter { public int N; }",
             "var c = new Counter { N = x + 1 }; Console.WriteLine(\"printed\"); c.N * 2",
             "display(\"shown\"); \"also\".Display(); display(new int[] { 1, 2, 3 });",
             "var df = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.DoubleDataFrameColumn(\"v\", new double[] { 1.5 }));\ndf",

@@ -1,3 +1,4 @@
+using PathNotebooks.Mixers;
 using PathNotebooks.Models;
 using PathNotebooks.PaTH;
 
@@ -6,7 +7,9 @@ namespace PathNotebooks.Tests.PaTH;
 [Collection("torch")]
 public class PathLayerTests
 {
-    static ModelConfig Config(PositionEncoding e) => new() { VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Encoding = e, PathChunkSize = 4, PathLowRank = 8 };
+    static PathSpec Spec(PositionEncoding e) => new() { ForgetGate = e == PositionEncoding.PaTHFoX, ChunkSize = 4, LowRank = 8 };
+    static ModelConfig Config(PositionEncoding e) => new() { VocabSize = 11, DModel = 16, Heads = 2, Layers = 2, Mixers = Spec(e) };
+    static PathAttention Layer(PositionEncoding e) => new(Spec(e), new MixerDimensions(16, 2));
 
     [Theory]
     [InlineData(PositionEncoding.PaTH)]
@@ -16,7 +19,7 @@ public class PathLayerTests
         torch.manual_seed(4);
         var model = new CausalLM(Config(encoding));
         model.eval();
-        var layer = Assert.IsType<PathAttention>(model.Blocks[0].Attention);
+        var layer = Assert.IsType<PathAttention>(model.Blocks[0].Mixer);
         Assert.Equal(encoding == PositionEncoding.PaTHFoX, layer.UsesForgetGate);
         var tokens = randint(0, 11, new long[] { 2, 13 });
         var fast = model.forward(tokens);
@@ -32,7 +35,7 @@ public class PathLayerTests
         var edited = tokens.clone(); edited[0, 12] = (edited[0, 12] + 1) % 11;
         Assert.True(Compare.RelativeError(model.forward(edited)[0, ..12], fast[0, ..12]) < 1e-6);
         // chunk size does not matter
-        foreach (var b in model.Blocks) ((PathAttention)b.Attention).ChunkSize = 5;
+        foreach (var b in model.Blocks) ((PathAttention)b.Mixer).ChunkSize = 5;
         Assert.True(Compare.RelativeError(model.forward(tokens), fast) < 1e-5);
     }
 
@@ -40,7 +43,7 @@ public class PathLayerTests
     public void TransformsAreUnitVectorsAndBetaInRangeAndCausal()
     {
         torch.manual_seed(1);
-        var layer = new PathAttention(Config(PositionEncoding.PaTHFoX));
+        var layer = Layer(PositionEncoding.PaTHFoX);
         var x = randn(2, 9, 16);
         var (w, beta, logf) = layer.Transforms(x);
         Assert.Equal(new long[] { 2, 2, 9, 8 }, w.shape);
@@ -60,7 +63,7 @@ public class PathLayerTests
     public void LayerGradientsReachEveryParameter()
     {
         torch.manual_seed(2);
-        var layer = new PathAttention(Config(PositionEncoding.PaTHFoX));
+        var layer = Layer(PositionEncoding.PaTHFoX);
         layer.forward(randn(2, 7, 16)).square().sum().backward();
         foreach (var (name, p) in layer.named_parameters())
             Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0, $"{name} has no gradient");
@@ -70,7 +73,7 @@ public class PathLayerTests
     public void BFloat16LayerRunsItsTransformsInFloat32()
     {
         torch.manual_seed(3);
-        var layer = new PathAttention(Config(PositionEncoding.PaTHFoX));
+        var layer = Layer(PositionEncoding.PaTHFoX);
         var x = randn(2, 11, 16);
         var reference = layer.forward(x);
         layer.to(ScalarType.BFloat16);
@@ -86,8 +89,10 @@ public class PathLayerTests
     [Fact]
     public void WrongConfigOrInputIsRejected()
     {
-        Assert.Equal("config", Assert.Throws<ArgumentException>(() => new PathAttention(Config(PositionEncoding.RoPE))).ParamName);
-        var layer = new PathAttention(Config(PositionEncoding.PaTH));
+        Assert.Equal("ChunkSize", Assert.Throws<ArgumentOutOfRangeException>(() => Spec(PositionEncoding.PaTH) with { ChunkSize = 0 }).ParamName);
+        Assert.Equal("LowRank", Assert.Throws<ArgumentOutOfRangeException>(() => new PathSpec { LowRank = 0 }).ParamName);
+        Assert.Equal("DModel", Assert.Throws<ArgumentException>(() => new PathAttention(new PathSpec(), new MixerDimensions(16, 3))).ParamName);
+        var layer = Layer(PositionEncoding.PaTH);
         Assert.Equal("x", Assert.Throws<ArgumentException>(() => layer.forward(randn(7, 16))).ParamName);
         Assert.Equal("x", Assert.Throws<ArgumentException>(() => layer.forward(randn(1, 7, 15))).ParamName);
     }

@@ -1,5 +1,7 @@
+using PathNotebooks.Softmax;
 using PathNotebooks.Models;
 using PathNotebooks.PositionalVectors;
+using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.PositionalVectors;
 
@@ -9,7 +11,7 @@ public class PositionalVectorTests
     static CausalLM TinyNoPE(int? window = null, int seed = 5)
     {
         torch.manual_seed(seed);
-        var model = new CausalLM(new ModelConfig { VocabSize = 13, DModel = 16, Heads = 2, Layers = 2, Encoding = PositionEncoding.NoPE, Window = window, InitStd = 0.3 });
+        var model = new CausalLM(new ModelConfig { VocabSize = 13, DModel = 16, Heads = 2, Layers = 2, Mixers = new SoftmaxAttentionSpec { Position = AttentionPosition.NoPE, Window = window }, InitStd = 0.3 });
         model.eval();
         return model;
     }
@@ -126,7 +128,7 @@ public class PositionalVectorTests
         var before = model.forward(tokens);
         using (AttentionWindowExtension.Apply(model, ratio: 1, logitScale: 1))
             Assert.True(model.forward(tokens).SameAs(before));
-        var layer = (StandardAttention)model.Blocks[0].Attention;
+        var layer = (SoftmaxAttention)model.Blocks[0].Mixer;
         using (AttentionWindowExtension.Apply(model, ratio: 2, logitScale: 1.5))
         {
             Assert.Equal(6, layer.Window);
@@ -139,7 +141,7 @@ public class PositionalVectorTests
         // Full attention keeps no window: only λ acts (attention scaling).
         var full = TinyNoPE();
         using (AttentionWindowExtension.Apply(full, 4, 1.2))
-            Assert.Null(((StandardAttention)full.Blocks[1].Attention).Window);
+            Assert.Null(((SoftmaxAttention)full.Blocks[1].Mixer).Window);
         Assert.Equal("ratio", Assert.Throws<ArgumentOutOfRangeException>(() => AttentionWindowExtension.Apply(model, 0, 1)).ParamName);
     }
 
@@ -214,7 +216,7 @@ public class PositionalVectorTests
         Assert.Equal(13, (int)layer1[^1]["distance_hi"]);
         // Distance 0 at query t: 1/(t+1) for uniform attention; here just a probability.
         Assert.All(layer1, r => Assert.InRange((double)r["attention"], 0, 1));
-        Assert.False(model.Blocks[0].Attention.CaptureAttention);                  // capture restored
+        Assert.False(model.Blocks[0].Mixer.CaptureAttention);                  // capture restored
 
         var effects = PositionalAnalysis.AttentionEffects(model, tokens, pv, firstK: 2, atLayer: 1);
         Assert.Equal(4 * 2, effects.Sinks.Rows.Count);
@@ -232,7 +234,7 @@ public class PositionalVectorTests
         var model = TinyNoPE();
         var sequences = randint(0, 13, new long[] { 5, 17 }, generator: new Generator(13));
         var result = PerplexityEvaluator.Evaluate(model, sequences, trainLength: 4, batchSize: 2, bucketSize: 4);
-        var expected = PathNotebooks.Experiments.Trainer.PerTokenLoss(model, sequences[.., ..16], sequences[.., 1..]);
+        var expected = PathNotebooks.Training.Trainer.PerTokenLoss(model, sequences[.., ..16], sequences[.., 1..]);
         Assert.Equal(16, result.LossPerPosition.Length);
         Assert.True(Math.Abs(result.PplAt(16) - Math.Exp(expected.mean().item<float>())) < 1e-4 * result.PplAt(16));
         Assert.True(Math.Abs(result.PplAtC - Math.Exp(expected[.., ..4].mean().item<float>())) < 1e-4 * result.PplAtC);

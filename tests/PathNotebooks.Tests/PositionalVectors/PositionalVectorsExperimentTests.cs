@@ -1,3 +1,5 @@
+using PathNotebooks.Experiments;
+using PathNotebooks.Softmax;
 using System.Text;
 using PathNotebooks.Data;
 using PathNotebooks.Models;
@@ -29,10 +31,10 @@ public class PositionalVectorsExperimentTests
     public void RunTrainsFourModelsAndTablesEveryRow()
     {
         var s = Micro;
-        var result = PositionalVectorsExperiment.Run(s, SmallCorpus());
+        var result = PositionalVectorsExperiment.Run(TestRuns.Cpu(), s, SmallCorpus());
         Assert.Equal(new[] { "NoPE", "RoPE", "ALiBi", "NoPE-window4" }, result.Models.Select(m => m.Name));
-        Assert.Equal(4, result.Models[3].Model.Config.Window);
-        Assert.Equal(PositionEncoding.ALiBi, result.Model("ALiBi").Model.Config.Encoding);
+        Assert.Equal(4, ((SoftmaxAttentionSpec)result.Models[3].Model.Config.Mixers.Default).Window);
+        Assert.Equal(AttentionPosition.ALiBi, ((SoftmaxAttentionSpec)result.Model("ALiBi").Model.Config.Mixers.Default).Position);
         foreach (var m in result.Models)
         {
             Assert.Equal(new long[] { 3, 12, 16 }, m.InWindow.P.shape);                  // [L+1, C, D]
@@ -51,15 +53,15 @@ public class PositionalVectorsExperimentTests
         // Extensions restore the models: evaluating again gives the baseline numbers.
         var again = PerplexityEvaluator.Evaluate(result.Models[3].Model, result.EvalSequences, s.TrainLength, s.EvalBatchSize);
         Assert.Equal(result.Models[3].Perplexity.LossPerPosition, again.LossPerPosition);
-        Assert.Null(((StandardAttention)result.Models[3].Model.Blocks[0].Attention).Window);
+        Assert.Null(((SoftmaxAttention)result.Models[3].Model.Blocks[0].Mixer).Window);
     }
 
     [Fact]
     public void RunIsDeterministicForTheSameSeed()
     {
         var corpus = SmallCorpus();
-        var a = PositionalVectorsExperiment.Run(Micro with { Steps = 2 }, corpus);
-        var b = PositionalVectorsExperiment.Run(Micro with { Steps = 2 }, corpus);
+        var a = PositionalVectorsExperiment.Run(TestRuns.Cpu(), Micro with { Steps = 2 }, corpus);
+        var b = PositionalVectorsExperiment.Run(TestRuns.Cpu(), Micro with { Steps = 2 }, corpus);
         for (int i = 0; i < 4; i++)
         {
             Assert.Equal(a.Models[i].Perplexity.LossPerPosition, b.Models[i].Perplexity.LossPerPosition);
@@ -76,7 +78,7 @@ public class PositionalVectorsExperimentTests
         Assert.Throws<ArgumentOutOfRangeException>("EvalBatchSize", () => (Micro with { EvalBatchSize = 1 }).Validate());
         Assert.Throws<ArgumentOutOfRangeException>("ReplacementLayers", () => (Micro with { ReplacementLayers = new[] { 3 } }).Validate());
         Assert.Throws<ArgumentOutOfRangeException>("LogitScales", () => (Micro with { LogitScales = new[] { 0.0 } }).Validate());
-        Assert.Throws<ArgumentNullException>("settings", () => PositionalVectorsExperiment.Run(null!, SmallCorpus()));
+        Assert.Throws<ArgumentNullException>("settings", () => PositionalVectorsExperiment.Run(TestRuns.Cpu(), null!, SmallCorpus()));
         foreach (var s in new[] { PositionalVectorsSettings.Tiny, PositionalVectorsSettings.Full })
         {
             s.Validate();

@@ -1,3 +1,4 @@
+using PathNotebooks.Experiments;
 using PathNotebooks.Models;
 using PathNotebooks.PaTH;
 using PathNotebooks.Tasks;
@@ -54,9 +55,9 @@ public class FlipFlopTests
     [Fact]
     public void PathLearnsFlipFlopInATinyRun()
     {
-        var config = PathExperiments.FlipFlopConfig(PositionEncoding.PaTH) with { DModel = 32, PathLowRank = 16, PathChunkSize = 32 };
+        var config = PathExperiments.FlipFlopConfig(PositionEncoding.PaTH) with { DModel = 32, Mixers = new PathSpec { LowRank = 16, ChunkSize = 32 } };
         var options = new FlipFlopOptions { Steps = 80, BatchSize = 16, Pairs = 32, WarmupSteps = 8, LearningRate = 5e-3, EvalSequences = 64, LogEvery = 20 };
-        var result = PathExperiments.TrainFlipFlop(config, options);
+        var result = PathExperiments.TrainFlipFlop(TestRuns.Cpu(), config, options);
         // chance is 50 %; a model that only guesses or ignores position cannot get below ~25 %
         Assert.True(result.History[^1].Loss < 0.5 * result.History[0].Loss, $"loss {result.History[0].Loss} → {result.History[^1].Loss}");
         Assert.True(result.ErrorInDistribution < 0.2, $"ID read error {result.ErrorInDistribution}");

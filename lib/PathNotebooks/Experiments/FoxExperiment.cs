@@ -4,69 +4,10 @@ using PathNotebooks.Experiments;
 using PathNotebooks.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using PathNotebooks.Training;
+using PathNotebooks.Forgetting;
 
-namespace PathNotebooks.Forgetting;
-
-/// <summary>Settings of the per-position-loss experiment of notebook 04 (FoX, PaTH, PaTH-FoX vs RoPE on text).</summary>
-public sealed record FoxExperimentSettings
-{
-    /// <summary>Training length L (tokens per training window).</summary>
-    public int TrainLength { get; init; } = 64;
-    /// <summary>Evaluation windows are this many times L long.</summary>
-    public int EvalMultiple { get; init; } = 4;
-    public int BatchSize { get; init; } = 16;
-    public int Steps { get; init; } = 200;
-    /// <summary>Number of fixed validation windows of length EvalMultiple·L (+1 for the last target).</summary>
-    public int EvalSequences { get; init; } = 32;
-    /// <summary>Evaluation windows per forward pass (bounds memory at long lengths).</summary>
-    public int EvalBatch { get; init; } = 16;
-    public double LearningRate { get; init; } = 3e-3;
-    public int DModel { get; init; } = 64;
-    public int Layers { get; init; } = 2;
-    public int Heads { get; init; } = 2;
-    public int PathChunkSize { get; init; } = 64;
-    public int Seed { get; init; } = 0;
-    /// <summary>The models to train, in this order.</summary>
-    public PositionEncoding[] Encodings { get; init; } =
-        { PositionEncoding.RoPE, PositionEncoding.FoX, PositionEncoding.PaTH, PositionEncoding.PaTHFoX };
-
-    /// <summary>Evaluation length EvalMultiple · L.</summary>
-    public int EvalLength => EvalMultiple * TrainLength;
-
-    /// <summary>Four byte-level models in about a minute on a 2-core CPU.</summary>
-    public static FoxExperimentSettings Tiny => new()
-    { TrainLength = 64, Steps = 150, BatchSize = 16, DModel = 64, Layers = 2, Heads = 2, EvalSequences = 16, PathChunkSize = 32 };
-
-    /// <summary>The GPU experiment (a few minutes on one H100 for all four models).</summary>
-    public static FoxExperimentSettings Full => new()
-    {
-        TrainLength = 256, Steps = 800, BatchSize = 32, DModel = 256, Layers = 4, Heads = 4, EvalSequences = 64,
-        EvalBatch = 16, LearningRate = 2e-3, PathChunkSize = 64,
-    };
-
-    /// <summary>Checks the numbers; throws naming the field.</summary>
-    public FoxExperimentSettings Validate()
-    {
-        if (TrainLength < 2) throw new ArgumentOutOfRangeException(nameof(TrainLength), TrainLength, "TrainLength must be ≥ 2.");
-        if (EvalMultiple < 1) throw new ArgumentOutOfRangeException(nameof(EvalMultiple), EvalMultiple, "EvalMultiple must be ≥ 1.");
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Steps must be ≥ 1.");
-        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be ≥ 1.");
-        if (EvalSequences < 1) throw new ArgumentOutOfRangeException(nameof(EvalSequences), EvalSequences, "EvalSequences must be ≥ 1.");
-        if (EvalBatch < 1) throw new ArgumentOutOfRangeException(nameof(EvalBatch), EvalBatch, "EvalBatch must be ≥ 1.");
-        if (Encodings is null || Encodings.Length == 0) throw new ArgumentException("Encodings must name at least one model.", nameof(Encodings));
-        return this;
-    }
-}
-
-/// <summary>One trained model of the experiment and its loss at every position of the evaluation windows.</summary>
-/// <param name="Encoding">the model's position encoding</param>
-/// <param name="Model">the trained model</param>
-/// <param name="Parameters">number of trainable parameters</param>
-/// <param name="Curve">training loss, logged every few steps</param>
-/// <param name="LossByPosition">mean cross-entropy (nats) of the prediction made after seeing i + 1 tokens, i = 0 … EvalLength − 1</param>
-/// <param name="TrainSeconds">wall-clock training time (varies between runs)</param>
-public sealed record FoxRun(PositionEncoding Encoding, CausalLM Model, long Parameters, List<TrainPoint> Curve,
-    double[] LossByPosition, double TrainSeconds);
+namespace PathNotebooks.Experiments;
 
 /// <summary>
 /// Trains small byte-level language models on the shipped corpus at length L and measures their loss at every
@@ -78,7 +19,7 @@ public static class FoxExperiment
     public static ModelConfig Config(PositionEncoding encoding, FoxExperimentSettings s) => new ModelConfig
     {
         VocabSize = TextCorpus.VocabSize, DModel = s.DModel, Layers = s.Layers, Heads = s.Heads,
-        Encoding = encoding, PathChunkSize = s.PathChunkSize,
+        Mixers = PositionEncodings.Spec(encoding) is PaTH.PathSpec path ? path with { ChunkSize = s.PathChunkSize } : PositionEncodings.Spec(encoding),
     }.Validate();
 
     /// <summary>
@@ -92,22 +33,24 @@ public static class FoxExperiment
     }
 
     /// <summary>Trains every encoding of <paramref name="s"/> in turn (same data order and seed for each).</summary>
-    public static List<FoxRun> Run(TextCorpus corpus, FoxExperimentSettings s, Action<PositionEncoding, TrainPoint>? onLog = null)
+    public static List<FoxRun> Run(RunContext run, TextCorpus corpus, FoxExperimentSettings s, Action<PositionEncoding, TrainPoint>? onLog = null)
     {
+        ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(corpus);
         s.Validate();
-        using var windows = EvaluationWindows(corpus, s, Runtime.TorchRuntime.Device);
-        return s.Encodings.Select(e => Train(e, corpus, s, windows, onLog is null ? null : p => onLog(e, p))).ToList();
+        using var windows = EvaluationWindows(corpus, s, run.Device);
+        return s.Encodings.Select(e => Train(run, e, corpus, s, windows, onLog is null ? null : p => onLog(e, p))).ToList();
     }
 
     /// <summary>Trains one model at length L and evaluates its per-position loss on <paramref name="windows"/> <c>[N, T + 1]</c>.</summary>
-    public static FoxRun Train(PositionEncoding encoding, TextCorpus corpus, FoxExperimentSettings s, Tensor windows, Action<TrainPoint>? onLog = null)
+    public static FoxRun Train(RunContext run, PositionEncoding encoding, TextCorpus corpus, FoxExperimentSettings s, Tensor windows, Action<TrainPoint>? onLog = null)
     {
+        ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(corpus);
         s.Validate();
-        var device = Runtime.TorchRuntime.Device;
-        var model = CausalLM.Seeded(Config(encoding, s), s.Seed);
-        var sampler = corpus.Sampler(CorpusSplit.Train, s.BatchSize, s.TrainLength, s.Seed + 1, device);
+        var device = run.Device;
+        var model = run.NewModel(Config(encoding, s));
+        var sampler = corpus.Sampler(CorpusSplit.Train, s.BatchSize, s.TrainLength, run.SeedFor(SeedStream.TrainingBatches), device);
         var curve = Trainer.Train(model, sampler,
             new TrainOptions { Steps = s.Steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, s.Steps / 20) }, onLog);
         var losses = LossByPosition(model, windows, s.EvalBatch);
@@ -204,9 +147,9 @@ public static class FoxExperiment
     }
 
     /// <summary>Display name of an encoding ("PaTH-FoX" for PaTHFoX).</summary>
-    public static string Name(PositionEncoding encoding) => encoding == PositionEncoding.PaTHFoX ? "PaTH-FoX" : encoding.ToString();
+    public static string Name(PositionEncoding encoding) => PositionEncodings.Name(encoding);
 
     /// <summary>The FoX layers of a model (empty when it has none), for reading their <see cref="ForgettingAttention.LastLogForget"/>.</summary>
     public static List<ForgettingAttention> ForgetLayers(CausalLM model) =>
-        model.Blocks.Select(b => b.Attention).OfType<ForgettingAttention>().ToList();
+        model.Blocks.Select(b => b.Mixer).OfType<ForgettingAttention>().ToList();
 }

@@ -6,84 +6,38 @@ using PathNotebooks.Runtime;
 using PathNotebooks.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
+using PathNotebooks.Training;
+using PathNotebooks.PaTH;
 
-namespace PathNotebooks.PaTH;
-
-/// <summary>
-/// Settings of a flip-flop run (defaults: the few-minute reproduction of docs/path.md, "Experiments").
-/// </summary>
-public sealed record FlipFlopOptions
-{
-    public int Steps { get; init; } = 3000;
-    public int BatchSize { get; init; } = 32;
-    /// <summary>(instruction, bit) pairs per sequence; the model sees 2·Pairs − 1 tokens.</summary>
-    public int Pairs { get; init; } = 256;
-    public double TrainIgnoreProbability { get; init; } = FlipFlop.InDistribution;
-    public double LearningRate { get; init; } = 3e-3;
-    public int? WarmupSteps { get; init; } = 200;
-    /// <summary>Evaluation sequences per split (in batches of <see cref="BatchSize"/>).</summary>
-    public int EvalSequences { get; init; } = 256;
-    public int Seed { get; init; } = 0;
-    public int LogEvery { get; init; } = 50;
-}
-
-/// <summary>Outcome of one flip-flop run: read error per split (fraction, 0 … 1).</summary>
-public sealed record FlipFlopResult(string Model, long Parameters, double ErrorInDistribution, double ErrorSparseOod,
-    double ErrorDenseOod, double MsPerStep, IReadOnlyList<TrainPoint> History);
-
-/// <summary>Settings of a word-problem run.</summary>
-public sealed record WordProblemOptions
-{
-    public int Steps { get; init; } = 2000;
-    public int BatchSize { get; init; } = 32;
-    /// <summary>Training sequence length.</summary>
-    public int Length { get; init; } = 32;
-    /// <summary>Evaluation lengths (prefixes of one long evaluation batch; may exceed <see cref="Length"/>).</summary>
-    public IReadOnlyList<int> EvalLengths { get; init; } = new[] { 8, 16, 32, 64 };
-    public int EvalSequences { get; init; } = 256;
-    public double LearningRate { get; init; } = 1e-3;
-    public int Seed { get; init; } = 0;
-    public int LogEvery { get; init; } = 50;
-    /// <summary>Element ids the words are drawn from (null = all elements; e.g. <see cref="PermutationGroup.ThreeCycleGenerators"/>).</summary>
-    public IReadOnlyList<int>? Alphabet { get; init; }
-}
-
-/// <summary>Accuracy of the running product at one evaluation length.</summary>
-/// <param name="Length">prefix length L</param>
-/// <param name="TokenAccuracy">fraction of positions t &lt; L predicted right</param>
-/// <param name="SequenceAccuracy">fraction of sequences with every position t &lt; L right</param>
-/// <param name="FinalAccuracy">fraction of sequences whose product at position L−1 is right</param>
-public sealed record LengthAccuracy(int Length, double TokenAccuracy, double SequenceAccuracy, double FinalAccuracy);
-
-/// <summary>Outcome of one word-problem run.</summary>
-public sealed record WordProblemResult(string Model, string Group, long Parameters, IReadOnlyList<LengthAccuracy> Accuracy,
-    double MsPerStep, IReadOnlyList<TrainPoint> History);
+namespace PathNotebooks.Experiments;
 
 /// <summary>
 /// Small experiments for notebook 03: train a <see cref="CausalLM"/> config on flip-flop or a permutation word problem
 /// and return plain records (turn them into tables with <see cref="Table(IEnumerable{FlipFlopResult})"/>). Runs on
-/// <see cref="TorchRuntime.Device"/>; same seed → same numbers on CPU.
+/// <see cref="RunContext.Device"/>; same seed → same numbers on CPU.
 /// </summary>
 public static class PathExperiments
 {
     /// <summary>The paper's flip-flop model: 1 layer, d = 64, 2 heads, vocabulary 5.</summary>
     public static ModelConfig FlipFlopConfig(PositionEncoding encoding) =>
-        new() { VocabSize = FlipFlop.VocabSize, DModel = 64, Heads = 2, Layers = 1, Encoding = encoding };
+        new() { VocabSize = FlipFlop.VocabSize, DModel = 64, Heads = 2, Layers = 1, Mixers = PositionEncodings.Spec(encoding) };
 
     /// <summary>Trains on flip-flop (p(i) = <see cref="FlipFlopOptions.TrainIgnoreProbability"/>), then measures the read
     /// error on fresh ID (0.8), sparse OOD (0.98) and dense OOD (0.1) sequences of the same length.</summary>
+    /// <param name="run">device and seeds of this run</param>
     /// <param name="config">the model to train (see <see cref="FlipFlopConfig"/>)</param>
     /// <param name="options">task, training and evaluation settings; null = the defaults</param>
     /// <param name="onLog">called with each logged training point (e.g. to draw a live loss curve)</param>
     /// <param name="inspect">called with the trained model before it is released (e.g. to draw its attention maps)</param>
-    public static FlipFlopResult TrainFlipFlop(ModelConfig config, FlipFlopOptions? options = null, Action<TrainPoint>? onLog = null,
+    public static FlipFlopResult TrainFlipFlop(RunContext run, ModelConfig config, FlipFlopOptions? options = null, Action<TrainPoint>? onLog = null,
         Action<CausalLM>? inspect = null)
     {
+        ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(config);
         options ??= new FlipFlopOptions();
-        var device = TorchRuntime.Device;
-        var model = CausalLM.Seeded(config, options.Seed);
-        var trainGen = new Generator((ulong)options.Seed + 1);
+        var device = run.Device;
+        var model = run.NewModel(config);
+        var trainGen = run.Generator(SeedStream.TrainingBatches);
         var clock = Stopwatch.StartNew();
         var history = Trainer.Train(model,
             _ => FlipFlop.Generate(options.BatchSize, options.Pairs, options.TrainIgnoreProbability, trainGen, device),
@@ -92,7 +46,7 @@ public static class PathExperiments
         double ms = clock.Elapsed.TotalMilliseconds / options.Steps;
         double Error(double pIgnore, int seedOffset)
         {
-            var gen = new Generator((ulong)(options.Seed + 1000 + seedOffset));
+            var gen = run.Generator(SeedStream.Evaluation, seedOffset);
             double sum = 0; int batches = Math.Max(1, options.EvalSequences / options.BatchSize);
             for (int i = 0; i < batches; i++)
             {
@@ -101,7 +55,7 @@ public static class PathExperiments
             }
             return sum / batches;
         }
-        var result = new FlipFlopResult(config.Encoding.ToString(), model.ParameterCount,
+        var result = new FlipFlopResult(config.MixerName, model.ParameterCount,
             Error(FlipFlop.InDistribution, 0), Error(FlipFlop.SparseOod, 1), Error(FlipFlop.DenseOod, 2), ms, history);
         inspect?.Invoke(model);
         model.Dispose();
@@ -110,9 +64,10 @@ public static class PathExperiments
 
     /// <summary>Trains on the word problem of <paramref name="group"/> (running product at every position) and returns
     /// accuracy against prefix length.</summary>
-    public static WordProblemResult TrainWordProblem(ModelConfig config, PermutationGroup group, WordProblemOptions? options = null,
+    public static WordProblemResult TrainWordProblem(RunContext run, ModelConfig config, PermutationGroup group, WordProblemOptions? options = null,
         Action<TrainPoint>? onLog = null)
     {
+        ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(group);
         options ??= new WordProblemOptions();
@@ -120,16 +75,16 @@ public static class PathExperiments
             throw new ArgumentException($"config.VocabSize must equal the group order {group.Order}, got {config.VocabSize}.", nameof(config));
         if (options.EvalLengths.Count == 0 || options.EvalLengths.Any(l => l < 1))
             throw new ArgumentException("EvalLengths must be a non-empty list of lengths ≥ 1.", nameof(options));
-        var device = TorchRuntime.Device;
-        var model = CausalLM.Seeded(config, options.Seed);
-        var trainGen = new Generator((ulong)options.Seed + 1);
+        var device = run.Device;
+        var model = run.NewModel(config);
+        var trainGen = run.Generator(SeedStream.TrainingBatches);
         var clock = Stopwatch.StartNew();
         var history = Trainer.Train(model, _ => WordProblem.Generate(group, options.BatchSize, options.Length, trainGen, device, options.Alphabet),
             new TrainOptions { Steps = options.Steps, LearningRate = options.LearningRate, LogEvery = options.LogEvery }, onLog);
         double ms = clock.Elapsed.TotalMilliseconds / options.Steps;
 
         int maxLength = options.EvalLengths.Max();
-        var evalGen = new Generator((ulong)options.Seed + 1000);
+        var evalGen = run.Generator(SeedStream.Evaluation);
         var correct = new List<Tensor>();                                              // [b, maxLength] bool per batch
         using (var _ = no_grad())
             for (int done = 0; done < options.EvalSequences; done += options.BatchSize)
@@ -148,7 +103,7 @@ public static class PathExperiments
         all.Dispose();
         long parameters = model.ParameterCount;
         model.Dispose();
-        return new WordProblemResult(config.Encoding.ToString(), group.Name, parameters, rows, ms, history);
+        return new WordProblemResult(config.MixerName, group.Name, parameters, rows, ms, history);
     }
 
     /// <summary>One row per run: model, parameters, error % per split, ms/step.</summary>

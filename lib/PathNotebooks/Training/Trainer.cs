@@ -4,40 +4,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace PathNotebooks.Experiments;
-
-/// <summary>One training batch: inputs <c>[B, T]</c>, targets <c>[B, T]</c> (int64) and an optional loss mask <c>[B, T]</c> (bool).</summary>
-public sealed record Batch(Tensor Inputs, Tensor Targets, Tensor? LossMask = null) : IDisposable
-{
-    public void Dispose() { Inputs.Dispose(); Targets.Dispose(); LossMask?.Dispose(); }
-}
-
-/// <summary>AdamW with linear warm-up then cosine decay to <see cref="FinalLrFraction"/> of the peak, gradient clipping.</summary>
-public sealed record TrainOptions
-{
-    public required int Steps { get; init; }
-    public double LearningRate { get; init; } = 3e-3;
-    public double WeightDecay { get; init; } = 0.1;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.98;
-    /// <summary>Warm-up steps (default: 5 % of <see cref="Steps"/>).</summary>
-    public int? WarmupSteps { get; init; }
-    public double FinalLrFraction { get; init; } = 0.1;
-    public double ClipNorm { get; init; } = 1.0;
-    /// <summary>Record (and report) the loss every this many steps.</summary>
-    public int LogEvery { get; init; } = 10;
-
-    public double LearningRateAt(int step)
-    {
-        int warm = WarmupSteps ?? Math.Max(1, Steps / 20);
-        if (step < warm) return LearningRate * (step + 1) / warm;
-        double progress = Math.Clamp((double)(step - warm) / Math.Max(1, Steps - warm), 0, 1);
-        return LearningRate * (FinalLrFraction + (1 - FinalLrFraction) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
-    }
-}
-
-/// <summary>A logged point of a training run.</summary>
-public sealed record TrainPoint(int Step, double Loss, double Seconds);
+namespace PathNotebooks.Training;
 
 /// <summary>The training loop every notebook uses (one place for the optimiser, schedule and loss).</summary>
 public static class Trainer

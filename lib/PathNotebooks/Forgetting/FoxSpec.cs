@@ -1,0 +1,36 @@
+using PathNotebooks.Mixers;
+
+namespace PathNotebooks.Forgetting;
+
+/// <summary>
+/// Forgetting attention (FoX): softmax attention with a data-dependent forget gate and no other position signal, and
+/// the "Pro" block switches. No sliding window: the forget gate decides what to drop. Decodes with a <see cref="FoxState"/>.
+/// </summary>
+public sealed record FoxSpec : MixerSpec
+{
+    readonly FoxKernelOptions kernel = FoxKernelOptions.Default;
+
+    /// <summary>Per-head RMSNorm of the attention output, then ⊙ σ(W_og x) before the output projection.</summary>
+    public bool OutputGate { get; init; }
+
+    /// <summary>Per-head RMSNorm of q and k.</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>KV shift: k̃ₜ = αₜk_{t−1} + (1 − αₜ)kₜ (same for v), αₜ a learned per-head gate.</summary>
+    public bool KvShift { get; init; }
+
+    /// <summary>Which fast kernel runs for which size (SDPA with a float mask or the chunked online softmax), and its chunking.</summary>
+    public FoxKernelOptions Kernel
+    {
+        get => kernel;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value, nameof(Kernel));
+            kernel = Require(value, value.ChunkSize >= 1, nameof(Kernel), "must have ChunkSize ≥ 1");
+        }
+    }
+
+    public override string Name => OutputGate || QkNorm || KvShift ? "FoX-Pro" : "FoX";
+
+    public override TokenMixer Create(MixerDimensions dimensions) => new ForgettingAttention(this, dimensions);
+}

@@ -1,0 +1,35 @@
+using PathNotebooks.Mixers;
+using PathNotebooks.Positional;
+
+namespace PathNotebooks.Softmax;
+
+/// <summary>
+/// Causal multi-head softmax attention with a fixed position signal (NoPE, RoPE or ALiBi), optionally a sliding
+/// window. Decodes with a KV cache (<see cref="KvCache"/>), a ring buffer of <see cref="Window"/> slots when windowed.
+/// </summary>
+public sealed record SoftmaxAttentionSpec : MixerSpec
+{
+    readonly int? window;
+    readonly double ropeBase = 10_000;
+
+    public AttentionPosition Position { get; init; } = AttentionPosition.RoPE;
+
+    /// <summary>Sliding window: each query sees this many most recent keys, itself included (null = full causal).</summary>
+    public int? Window { get => window; init => window = Require(value, value is null or >= 1, nameof(Window), "must be ≥ 1 or null"); }
+
+    /// <summary>RoPE base θ (10 000 in RoFormer).</summary>
+    public double RopeBase { get => ropeBase; init => ropeBase = Require(value, value > 1, nameof(RopeBase), "must be > 1"); }
+
+    public RopePairing RopePairing { get; init; } = RopePairing.RotateHalf;
+
+    public override string Name => Window is int w ? $"{Position}-window{w}" : Position.ToString();
+
+    public override void Check(MixerDimensions dimensions)
+    {
+        base.Check(dimensions);
+        if (Position == AttentionPosition.RoPE && dimensions.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dimension; DModel/Heads = {dimensions.HeadDim}.", nameof(dimensions.Heads));
+    }
+
+    public override TokenMixer Create(MixerDimensions dimensions) => new SoftmaxAttention(this, dimensions);
+}

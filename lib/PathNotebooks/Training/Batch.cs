@@ -1,0 +1,13 @@
+using System.Diagnostics;
+using PathNotebooks.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PathNotebooks.Training;
+
+/// <summary>One training batch: inputs <c>[B, T]</c>, targets <c>[B, T]</c> (int64) and an optional loss mask <c>[B, T]</c> (bool).</summary>
+public sealed record Batch(Tensor Inputs, Tensor Targets, Tensor? LossMask = null) : IDisposable
+{
+    public void Dispose() { Inputs.Dispose(); Targets.Dispose(); LossMask?.Dispose(); }
+}
