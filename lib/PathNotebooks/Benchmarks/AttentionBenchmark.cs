@@ -43,7 +43,8 @@ public static class AttentionBenchmark
 
     /// <summary>
     /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient) and returns one row per
-    /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass. A kernel that fails
+    /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass; a kernel with a
+    /// <see cref="KernelVariant.Choice"/> also logs which implementation it ran. A kernel that fails
     /// on a shape (e.g. out of GPU memory) gets NaN there and the run goes on. <paramref name="inputs"/> says which inputs
     /// to draw for every shape (the union of the kernels' ops); null draws every input.
     /// </summary>
@@ -83,6 +84,10 @@ public static class AttentionBenchmark
                 rows.Add((kernel.Name, shape, "fwd", fwd));
                 rows.Add((kernel.Name, shape, "fwd+bwd", fwdBwd));
                 if (!double.IsNaN(fwd)) log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd {fwdBwd,9:F3} ms");
+                // A variant that picks its own implementation says which one it ran (it may differ with gradients).
+                if (kernel.Choice is { } choice)
+                    log?.Invoke($"{kernel.Name,-28} {shape,-24} ran: fwd {choice(shapeInputs, false)}; "
+                        + $"fwd+bwd {choice(shapeInputs, true)}");
             }
         }
         double Base(BenchShape s, string pass) => rows.First(r => r.Kernel == baseline.Name && r.Shape == s && r.Pass == pass).Ms;

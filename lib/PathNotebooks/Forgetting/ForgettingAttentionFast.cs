@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 using PathNotebooks.Runtime;
@@ -5,39 +6,17 @@ using PathNotebooks.Runtime;
 namespace PathNotebooks.Forgetting;
 
 /// <summary>
-/// How <see cref="ForgettingAttentionFast.Forward"/> runs: an argument of the call (layers take it from
-/// <see cref="FoxSpec.Kernel"/>), never a process-wide setting. The defaults are what every notebook uses.
-/// </summary>
-/// <param name="SdpaMaxLength">longest T computed by <see cref="ForgettingAttentionFast.Sdpa"/> (T×T float mask);
-/// beyond it <see cref="ForgettingAttentionFast.Chunked"/></param>
-/// <param name="ChunkSize">rows/columns per block of the chunked form (≥ 1)</param>
-/// <param name="SkipMargin">the chunked form skips a key block when every logit in it is provably more than this below
-/// the row maximum (bound: scale·max‖q‖·max‖k‖ + max of the decay bias), i.e. its weights are below e^−SkipMargin
-/// ≈ 4e−44 for 100: invisible even in float64. With a strongly forgetting gate this makes the cost O(T·window)
-/// instead of O(T²). +∞ disables skipping.</param>
-public sealed record FoxKernelOptions(
-    int SdpaMaxLength = FoxKernelOptions.DefaultSdpaMaxLength,
-    int ChunkSize = FoxKernelOptions.DefaultChunkSize,
-    double SkipMargin = FoxKernelOptions.DefaultSkipMargin)
-{
-    public const int DefaultSdpaMaxLength = 2048;
-    public const int DefaultChunkSize = 512;
-    public const double DefaultSkipMargin = 100.0;
-
-    /// <summary>The defaults (what the notebooks use).</summary>
-    public static FoxKernelOptions Default { get; } = new();
-}
-
-/// <summary>
 /// Fast forms of forgetting attention O = softmax(scale·QKᵀ + D)·V (same convention as
 /// <see cref="ForgettingAttentionNaive"/>: bias added unscaled, scale = 1/√d by default), all differentiable in
 /// q, k, v and log f (gradients pinned to the naive form in float64 by the tests):
 /// <list type="bullet">
 /// <item><see cref="Sdpa"/>: libtorch's fused scaled_dot_product_attention with D as an additive float mask
-/// <c>[B, H, T, T]</c> (memory grows as T²; fastest for moderate T).</item>
+/// <c>[B, H, T, T]</c> (memory grows as T²; the faster form wherever it fits).</item>
 /// <item><see cref="Chunked"/>: query/key chunks with online-softmax statistics and a hand-written backward that
 /// recomputes each block (FlashAttention style): memory O(T·(D + chunk)) in both passes, never a T×T tensor.</item>
-/// <item><see cref="Forward"/>: picks SDPA up to <see cref="FoxKernelOptions.SdpaMaxLength"/>, the chunked form beyond.</item>
+/// <item><see cref="Forward"/>: SDPA whenever its memory fits <see cref="FoxKernelOptions.SdpaMemoryBudgetBytes"/>
+/// (where it fits it is the faster form, at every length measured), the chunked form otherwise; see
+/// <see cref="Choose"/>.</item>
 /// </list>
 /// </summary>
 public static class ForgettingAttentionFast
@@ -46,8 +25,8 @@ public static class ForgettingAttentionFast
     internal static long SkippedBlocks => Blocks.Skipped;
 
     /// <summary>
-    /// SDPA for T ≤ <see cref="FoxKernelOptions.SdpaMaxLength"/>, otherwise the chunked form with
-    /// <see cref="FoxKernelOptions.ChunkSize"/> and <see cref="FoxKernelOptions.SkipMargin"/>.
+    /// The form <see cref="Choose"/> picks for these inputs: SDPA when its estimated memory fits the budget, otherwise
+    /// the chunked form with <see cref="FoxKernelOptions.ChunkSize"/> and <see cref="FoxKernelOptions.SkipMargin"/>.
     /// </summary>
     /// <param name="q">queries <c>[B, H, T, D]</c></param>
     /// <param name="k">keys <c>[B, H, T, D]</c></param>
@@ -60,9 +39,102 @@ public static class ForgettingAttentionFast
     {
         Inputs.CheckQueryKey(q, k);
         options ??= FoxKernelOptions.Default;
-        return q.shape[2] <= options.SdpaMaxLength
+        bool requiresGrad = is_grad_enabled()
+            && (q.requires_grad || k.requires_grad || v.requires_grad || logForget.requires_grad);
+        var choice = Choose(q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.dtype, requiresGrad, q.device.type, options);
+        return choice.Form == FoxKernelForm.Sdpa
             ? Sdpa(q, k, v, logForget, scale)
             : Chunked(q, k, v, logForget, options.ChunkSize, scale, options.SkipMargin);
+    }
+
+    /// <summary>
+    /// Which form <see cref="Forward"/> runs for q <c>[B, H, T, D]</c>: SDPA when <see cref="SdpaBytes"/> ≤ the budget,
+    /// otherwise the chunked form. The budget is <see cref="FoxKernelOptions.SdpaMemoryBudgetBytes"/>, or the automatic
+    /// one: <see cref="FoxKernelOptions.CudaBudgetFraction"/> of the current CUDA device's total memory,
+    /// <see cref="FoxKernelOptions.DefaultCpuBudgetBytes"/> on the CPU or when the device's memory cannot be read.
+    /// </summary>
+    /// <param name="b">batch size B</param>
+    /// <param name="h">heads H</param>
+    /// <param name="t">sequence length T</param>
+    /// <param name="d">head dimension D (of q, k and v)</param>
+    /// <param name="dtype">dtype of q (the mask is cast to it)</param>
+    /// <param name="requiresGrad">whether gradients will flow (grad mode on and any input requiring them)</param>
+    /// <param name="device">where the tensors live (sets the automatic budget and which SDPA kernel runs)</param>
+    /// <param name="options">null = <see cref="FoxKernelOptions.Default"/></param>
+    public static FoxKernelChoice Choose(long b, long h, long t, long d, ScalarType dtype, bool requiresGrad,
+        DeviceType device, FoxKernelOptions? options = null)
+    {
+        options ??= FoxKernelOptions.Default;
+        if (options.SdpaMemoryBudgetBytes is < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.SdpaMemoryBudgetBytes,
+                "SdpaMemoryBudgetBytes must be ≥ 0 (or null for automatic).");
+        long budget = options.SdpaMemoryBudgetBytes ?? AutomaticBudget(device);
+        long bytes = SdpaBytes(b, h, t, d, dtype, requiresGrad, device);
+        return new FoxKernelChoice(bytes <= budget ? FoxKernelForm.Sdpa : FoxKernelForm.Chunked, bytes, budget);
+    }
+
+    static long AutomaticBudget(DeviceType device) =>
+        device == DeviceType.CUDA && CudaMemory.TotalBytes() is long total
+            ? (long)(total * FoxKernelOptions.CudaBudgetFraction)
+            : FoxKernelOptions.DefaultCpuBudgetBytes;
+
+    /// <summary>
+    /// Estimated peak memory of <see cref="Sdpa"/> beyond its inputs, in bytes, counted from what it allocates. With
+    /// N = B·H·T² mask entries, L = B·H·T·D, g the bytes of the gate dtype (4; 8 for float64), e those of q's dtype
+    /// and a = max(e, 4):
+    /// <list type="number">
+    /// <item>the bias c_i − c_j in the gate dtype and its masked copy (masked_fill is out of place): 2g·N;</item>
+    /// <item>the mask cast to q's dtype, while the gate-dtype bias is still held: (g + e)·N, no copy when q is in
+    /// the gate dtype; never more than step 1;</item>
+    /// <item>SDPA itself: the fused kernels libtorch picks with a float mask (CUDA's memory-efficient kernel for
+    /// fp16/bf16/fp32 with D a multiple of 8 for 16-bit types, of 4 for fp32; the CPU's flash kernel when the mask
+    /// needs no gradient) keep no probabilities. Its math fallback (float64 on CUDA, such D, and on the CPU whenever
+    /// the mask needs a gradient, which this counts as whenever any input does) materialises logits, probabilities and
+    /// a softmax temporary in at least float32: 3a·N, 4a·N with gradients;</item>
+    /// <item>backward of the fused kernel: saved mask and its gradient 2e·N, the cast back (e + g)·N, masked_fill's
+    /// backward copy 2g·N: again never more than step 1;</item>
+    /// <item>terms linear in T (output, q/k/v gradients, kernel workspaces): 32·L with gradients, 4·L without.</item>
+    /// </list>
+    /// Fused: 2g·N + linear; math fallback: (g + e·[e ≠ g] + 3a or 4a)·N + linear. Against the peak allocated by the
+    /// same op sequence on an H200 (libtorch 2.11, bf16, H = 16, D = 64, forward+backward): 8.57 / 16.57 / 32.57 GiB
+    /// at (T, B) = (2048, 16) / (4096, 8) / (8192, 4), estimated 9.0 / 17.0 / 33.0 GiB; the math fallback measured
+    /// 0.73–0.90 of its estimate (T = 1024, B = 4; bf16, fp32, fp64).
+    /// </summary>
+    /// <param name="b">batch size B</param>
+    /// <param name="h">heads H</param>
+    /// <param name="t">sequence length T</param>
+    /// <param name="d">head dimension D (of q, k and v)</param>
+    /// <param name="dtype">dtype of q</param>
+    /// <param name="requiresGrad">whether gradients will flow</param>
+    /// <param name="device">where the tensors live</param>
+    /// <returns>bytes (saturates at <see cref="long.MaxValue"/>)</returns>
+    public static long SdpaBytes(long b, long h, long t, long d, ScalarType dtype, bool requiresGrad, DeviceType device)
+    {
+        if (b < 1 || h < 1 || t < 1 || d < 1)
+            throw new ArgumentOutOfRangeException(nameof(t), $"need B, H, T, D ≥ 1, got [{b}, {h}, {t}, {d}].");
+        long e = dtype switch
+        {
+            ScalarType.Float64 => 8,
+            ScalarType.Float32 => 4,
+            ScalarType.Float16 or ScalarType.BFloat16 => 2,
+            _ => throw new ArgumentException($"q must be a floating dtype, got {dtype}.", nameof(dtype)),
+        };
+        long g = ForgetGate.GateDType(dtype) == ScalarType.Float64 ? 8 : 4;
+        long a = Math.Max(e, 4);
+        bool fused = device == DeviceType.CUDA
+            ? dtype != ScalarType.Float64 && d % (e == 2 ? 8 : 4) == 0
+            : !requiresGrad;
+        long perMaskEntry = fused ? 2 * g : g + (e != g ? e : 0) + (requiresGrad ? 4 : 3) * a;
+        long perQueryEntry = requiresGrad ? 32 : 4;
+        try
+        {
+            checked
+            {
+                long rows = b * h * t;
+                return rows * t * perMaskEntry + rows * d * perQueryEntry;
+            }
+        }
+        catch (OverflowException) { return long.MaxValue; }
     }
 
     /// <summary>

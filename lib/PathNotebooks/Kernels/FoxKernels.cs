@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace PathNotebooks.Kernels;
 
 /// <summary>
-/// Forgetting attention (FoX): the automatic fast path, and its two forms explicitly (SDPA with the decay bias as a
-/// float mask; chunked online softmax), all with the default <see cref="FoxKernelOptions"/>. log f is float32 (float64
-/// for float64 q).
+/// Forgetting attention (FoX): the automatic fast path (SDPA while its memory fits the automatic budget, see
+/// <see cref="ForgettingAttentionFast.Choose"/>), and its two forms explicitly (SDPA with the decay bias as a float
+/// mask; chunked online softmax), all with the default <see cref="FoxKernelOptions"/>. log f is float32 (float64 for
+/// float64 q).
 /// </summary>
 static class FoxKernels
 {
@@ -15,7 +16,9 @@ static class FoxKernels
     public static KernelOp Op { get; } = new("fox", "forgetting attention (data-dependent decay bias)",
         new KernelInputSpec(LogForget: true), Reference, new[]
         {
-            new KernelVariant("fox (auto)", i => ForgettingAttentionFast.Forward(i.Q, i.K, i.V, i.RequireLogForget, options: Options)),
+            new KernelVariant("fox (auto)", i => ForgettingAttentionFast.Forward(i.Q, i.K, i.V, i.RequireLogForget, options: Options),
+                (i, requiresGrad) => ForgettingAttentionFast.Choose(i.Q.shape[0], i.Q.shape[1], i.Q.shape[2], i.Q.shape[3],
+                    i.Q.dtype, requiresGrad, i.Q.device.type, Options).ToString()),
             new KernelVariant("fox sdpa+mask", i => ForgettingAttentionFast.Sdpa(i.Q, i.K, i.V, i.RequireLogForget)),
             new KernelVariant("fox chunked", i => ForgettingAttentionFast.Chunked(i.Q, i.K, i.V, i.RequireLogForget,
                 Options.ChunkSize, skipMargin: Options.SkipMargin)),

@@ -5,7 +5,10 @@ namespace PathNotebooks.Kernels;
 /// <summary>One implementation of an op: maps the inputs to the attention output <c>[B, H, T, Dv]</c> in q's dtype.</summary>
 /// <param name="Name">as printed by <c>pathnb bench</c> and selected by <c>--kernels</c></param>
 /// <param name="Forward">the kernel; differentiable in every input it reads</param>
-public sealed record KernelVariant(string Name, Func<KernelInputs, Tensor> Forward)
+/// <param name="Choice">for a variant that picks its implementation itself: which one runs on these inputs, without
+/// (false) or with (true) gradients, in words; <c>pathnb bench</c> prints it. Null for the others.</param>
+public sealed record KernelVariant(string Name, Func<KernelInputs, Tensor> Forward,
+    Func<KernelInputs, bool, string>? Choice = null)
 {
     public override string ToString() => Name;
 }

@@ -3,10 +3,11 @@ using System.Runtime.InteropServices;
 namespace PathNotebooks.Runtime;
 
 /// <summary>
-/// Device memory in use, from the CUDA runtime that libtorch already loaded (<c>cudaMemGetInfo</c>; the driver's
-/// <c>cuMemGetInfo_v2</c> as a fallback). TorchSharp exposes no allocator statistics, so this is how the benchmark
-/// measures peak memory: PyTorch's caching allocator keeps freed blocks reserved, so the growth of device memory in use
-/// across one run of a kernel, in a fresh process, is the peak the kernel reserved.
+/// Device memory in use and in total, from the CUDA runtime that libtorch already loaded (<c>cudaMemGetInfo</c>; the
+/// driver's <c>cuMemGetInfo_v2</c> as a fallback). TorchSharp exposes no allocator statistics, so this is how the
+/// benchmark measures peak memory: PyTorch's caching allocator keeps freed blocks reserved, so the growth of device
+/// memory in use across one run of a kernel, in a fresh process, is the peak the kernel reserved. The total sizes
+/// automatic memory budgets.
 /// </summary>
 public static class CudaMemory
 {
@@ -20,6 +21,13 @@ public static class CudaMemory
     {
         if (query.Value is not { } f) return null;
         return f(out var free, out var total) == 0 ? (long)(total - free) : null;
+    }
+
+    /// <summary>Total bytes of the current CUDA device, or null when no CUDA runtime is loaded.</summary>
+    public static long? TotalBytes()
+    {
+        if (query.Value is not { } f) return null;
+        return f(out _, out var total) == 0 ? (long)total : null;
     }
 
     static MemGetInfo? Find()

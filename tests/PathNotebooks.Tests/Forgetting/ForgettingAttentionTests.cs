@@ -108,13 +108,19 @@ public class ForgettingAttentionTests
     }
 
     [Fact]
-    public void AutomaticChoiceMatchesNaiveOnBothSidesOfTheThreshold()
+    public void AutomaticChoiceMatchesNaiveOnBothSidesOfTheBudget()
     {
         var x = Inputs(6, 1, 2, 24, 8, float64);
         var expected = ForgettingAttentionNaive.Forward(x.q, x.k, x.v, x.logForget);
-        Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget), expected) < 1e-12);
-        var chunked = new FoxKernelOptions(SdpaMaxLength: 10, ChunkSize: 5);       // T = 24 → chunked, ragged last chunk
-        Assert.True(Compare.RelativeError(ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget, options: chunked), expected) < 1e-12);
+        var auto = ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget);
+        Assert.True(Compare.RelativeError(auto, expected) < 1e-12);
+        var sdpa = ForgettingAttentionFast.Sdpa(x.q, x.k, x.v, x.logForget);
+        Assert.True(auto.eq(sdpa).all().item<bool>(), "default budget: SDPA");
+        var chunked = new FoxKernelOptions(SdpaMemoryBudgetBytes: 0, ChunkSize: 5);   // nothing fits; ragged last chunk
+        var o = ForgettingAttentionFast.Forward(x.q, x.k, x.v, x.logForget, options: chunked);
+        Assert.True(Compare.RelativeError(o, expected) < 1e-12);
+        var reference = ForgettingAttentionFast.Chunked(x.q, x.k, x.v, x.logForget, 5);
+        Assert.True(o.eq(reference).all().item<bool>(), "budget 0: chunked");
     }
 
     [Fact]
