@@ -2,7 +2,7 @@ namespace PathNotebooks.Forgetting;
 
 /// <summary>
 /// How <see cref="ForgettingAttentionFast.Forward"/> runs: an argument of the call (layers take it from
-/// <see cref="Models.ModelConfig.FoxKernel"/>), never a process-wide setting. The defaults are what every notebook
+/// <see cref="FoxSpec.Kernel"/>), never a process-wide setting. The defaults are what every notebook
 /// uses.
 /// </summary>
 /// <param name="SdpaMemoryBudgetBytes">the most memory <see cref="ForgettingAttentionFast.Sdpa"/> may need (its T×T
