@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Microsoft.Data.Analysis;
 using PathNotebooks.Benchmarks;
 using PathNotebooks.IO;

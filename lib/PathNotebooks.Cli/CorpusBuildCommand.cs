@@ -1,5 +1,3 @@
-using PathNotebooks.Runtime;
-
 namespace PathNotebooks.Cli;
 
 /// <summary>Options of `pathnb corpus build`.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using PathNotebooks.Processes;
-using PathNotebooks.Runtime;
-
 namespace PathNotebooks.Cli;
 
 /// <summary>Options of `pathnb notebook check`.</summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using PathNotebooks.Processes;
-using PathNotebooks.Runtime;
-
 namespace PathNotebooks.Cli;
 
 /// <summary>`pathnb notebook run`: executes notebooks in the .NET Interactive C# kernel, one runner process each.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using PathNotebooks.Processes;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Cli;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.DotNet.Interactive.Documents;
 using Microsoft.DotNet.Interactive.Documents.Jupyter;
 
 namespace PathNotebooks.Notebooks;

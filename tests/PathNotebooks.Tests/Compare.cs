@@ -1,5 +1,3 @@
-using PathNotebooks.Runtime;
-
 namespace PathNotebooks.Tests;
 
 /// <summary>Comparison helpers used by the naive-vs-fast tests.</summary>

@@ -1,5 +1,3 @@
-using PathNotebooks.Runtime;
-
 namespace PathNotebooks.Tests;
 
 /// <summary>

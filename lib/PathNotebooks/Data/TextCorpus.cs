@@ -1,7 +1,5 @@
 using System.IO.Compression;
 using System.Text;
-using PathNotebooks.Experiments;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 

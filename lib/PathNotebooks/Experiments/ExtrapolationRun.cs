@@ -1,7 +1,4 @@
-using Microsoft.Data.Analysis;
 using PathNotebooks.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 using PathNotebooks.Training;
 
 namespace PathNotebooks.Experiments;

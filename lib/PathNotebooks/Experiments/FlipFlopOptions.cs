@@ -1,11 +1,4 @@
-using System.Diagnostics;
-using Microsoft.Data.Analysis;
-using PathNotebooks.Experiments;
-using PathNotebooks.Models;
-using PathNotebooks.Runtime;
 using PathNotebooks.Tasks;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PathNotebooks.Experiments;
 

@@ -1,8 +1,6 @@
 using Microsoft.Data.Analysis;
 using PathNotebooks.Data;
-using PathNotebooks.Experiments;
 using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 using PathNotebooks.Forgetting;

@@ -1,10 +1,4 @@
-using Microsoft.Data.Analysis;
-using PathNotebooks.Data;
-using PathNotebooks.Experiments;
 using PathNotebooks.Models;
-using TorchSharp;
-using static TorchSharp.torch;
-using PathNotebooks.Forgetting;
 
 namespace PathNotebooks.Experiments;
 

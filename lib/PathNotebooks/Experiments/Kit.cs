@@ -1,4 +1,3 @@
-using Microsoft.Data.Analysis;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Experiments;

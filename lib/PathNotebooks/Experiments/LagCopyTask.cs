@@ -1,6 +1,3 @@
-using Microsoft.Data.Analysis;
-using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 

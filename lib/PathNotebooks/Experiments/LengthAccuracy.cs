@@ -1,12 +1,3 @@
-using System.Diagnostics;
-using Microsoft.Data.Analysis;
-using PathNotebooks.Experiments;
-using PathNotebooks.Models;
-using PathNotebooks.Runtime;
-using PathNotebooks.Tasks;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace PathNotebooks.Experiments;
 
 /// <summary>Accuracy of the running product at one evaluation length.</summary>

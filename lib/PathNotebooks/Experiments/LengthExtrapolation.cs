@@ -1,6 +1,5 @@
 using Microsoft.Data.Analysis;
 using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 

@@ -1,8 +1,3 @@
-using Microsoft.Data.Analysis;
-using PathNotebooks.Models;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace PathNotebooks.Experiments;
 
 /// <summary>Settings of the length-extrapolation experiment (notebook 01).</summary>

@@ -1,5 +1,4 @@
 using PathNotebooks.Models;
-using PathNotebooks.PaTH;
 using PathNotebooks.Tasks;
 
 namespace PathNotebooks.Experiments;

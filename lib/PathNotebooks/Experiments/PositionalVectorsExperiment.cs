@@ -1,10 +1,5 @@
 using System.Diagnostics;
-using Microsoft.Data.Analysis;
 using PathNotebooks.Data;
-using PathNotebooks.Experiments;
-using PathNotebooks.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 using PathNotebooks.Training;
 using PathNotebooks.PositionalVectors;
 

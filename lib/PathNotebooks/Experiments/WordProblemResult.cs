@@ -1,13 +1,4 @@
-using System.Diagnostics;
-using Microsoft.Data.Analysis;
-using PathNotebooks.Experiments;
-using PathNotebooks.Models;
-using PathNotebooks.Runtime;
-using PathNotebooks.Tasks;
-using TorchSharp;
-using static TorchSharp.torch;
 using PathNotebooks.Training;
-using PathNotebooks.PaTH;
 
 namespace PathNotebooks.Experiments;
 

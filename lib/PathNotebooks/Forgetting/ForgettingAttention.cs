@@ -1,5 +1,4 @@
 using PathNotebooks.Mixers;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

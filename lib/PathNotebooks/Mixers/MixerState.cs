@@ -1,5 +1,4 @@
 using static TorchSharp.torch;
-using PathNotebooks.Training;
 
 namespace PathNotebooks.Mixers;
 

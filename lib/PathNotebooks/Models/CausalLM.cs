@@ -2,7 +2,6 @@ using PathNotebooks.Mixers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace PathNotebooks.Models;
 

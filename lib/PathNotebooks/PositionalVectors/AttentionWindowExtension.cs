@@ -1,7 +1,5 @@
 using PathNotebooks.Models;
 using PathNotebooks.Softmax;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PathNotebooks.PositionalVectors;
 

@@ -1,5 +1,4 @@
 using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PathNotebooks.PositionalVectors;

@@ -1,6 +1,5 @@
 using PathNotebooks.Mixers;
 using static TorchSharp.torch;
-using PathNotebooks.Training;
 
 namespace PathNotebooks.Softmax;
 

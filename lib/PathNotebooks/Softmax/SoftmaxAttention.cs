@@ -1,6 +1,5 @@
 using PathNotebooks.Mixers;
 using PathNotebooks.Positional;
-using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,6 +1,4 @@
-using PathNotebooks.Experiments;
 using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 

@@ -1,7 +1,3 @@
-using PathNotebooks.Experiments;
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace PathNotebooks.Tasks;
 
 /// <summary>

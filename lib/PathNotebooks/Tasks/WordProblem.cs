@@ -1,5 +1,3 @@
-using PathNotebooks.Experiments;
-using TorchSharp;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 

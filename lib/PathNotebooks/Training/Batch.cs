@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace PathNotebooks.Training;
 

@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using PathNotebooks.Models;
-using TorchSharp;
-using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
-
 namespace PathNotebooks.Training;
 
 /// <summary>AdamW with linear warm-up then cosine decay to <see cref="FinalLrFraction"/> of the peak, gradient clipping.</summary>

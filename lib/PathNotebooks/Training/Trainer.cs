@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using PathNotebooks.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PathNotebooks.Cli;
 using PathNotebooks.Tests.Notebooks;
 

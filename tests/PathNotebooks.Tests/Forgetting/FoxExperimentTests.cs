@@ -1,6 +1,5 @@
 using PathNotebooks.Data;
 using PathNotebooks.Experiments;
-using PathNotebooks.Forgetting;
 using PathNotebooks.Models;
 using PathNotebooks.Training;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using PathNotebooks.Kernels;
 using Xunit.Abstractions;
-using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.Kernels;
 

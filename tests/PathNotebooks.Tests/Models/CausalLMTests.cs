@@ -1,5 +1,4 @@
 using PathNotebooks.Softmax;
-using PathNotebooks.Experiments;
 using PathNotebooks.Models;
 using PathNotebooks.Training;
 

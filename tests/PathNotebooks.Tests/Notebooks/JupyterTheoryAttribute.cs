@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-
 namespace PathNotebooks.Tests.Notebooks;
 
 /// <summary>Skips a test, with the reason, on a machine without Jupyter's nbconvert (CI installs it: see .ci/run).</summary>

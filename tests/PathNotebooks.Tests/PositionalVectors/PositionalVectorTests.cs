@@ -1,7 +1,6 @@
 using PathNotebooks.Softmax;
 using PathNotebooks.Models;
 using PathNotebooks.PositionalVectors;
-using PathNotebooks.Training;
 
 namespace PathNotebooks.Tests.PositionalVectors;
 

@@ -2,7 +2,6 @@ using PathNotebooks.Experiments;
 using PathNotebooks.Softmax;
 using System.Text;
 using PathNotebooks.Data;
-using PathNotebooks.Models;
 using PathNotebooks.PositionalVectors;
 
 namespace PathNotebooks.Tests.PositionalVectors;

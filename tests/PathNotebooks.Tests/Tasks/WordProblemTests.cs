@@ -1,5 +1,3 @@
-using PathNotebooks.Models;
-using PathNotebooks.PaTH;
 using PathNotebooks.Tasks;
 
 namespace PathNotebooks.Tests.Tasks;
