@@ -37,8 +37,8 @@ public static class TorchRuntime
 
     /// <summary>
     /// Loads libtorch and picks the device. <paramref name="device"/> is "auto" (CUDA when usable), "cpu" or "cuda";
-    /// null reads PATHNB_DEVICE (default auto). Safe to call again: later calls return the first result, and
-    /// asking for CUDA after a CPU start is an error (CUDA cannot be initialised late).
+    /// null means auto (notebooks pass what their run was asked for through Kit.Init). Safe to call again: later calls
+    /// return the first result, and asking for CUDA after a CPU start is an error (CUDA cannot be initialised late).
     /// </summary>
     public static RuntimeInfo Initialize(string? device = null, bool quiet = false)
     {

@@ -24,7 +24,7 @@ sealed class NamespaceGraph
     public IReadOnlyCollection<string> Namespaces => namespaces;
 
     /// <summary>Namespace → namespaces it uses, each with one example (the ordinally first) of a type that uses a type
-    /// there, as names relative to the root (e.g. <c>("Models.AttentionLayers", "PaTH.PathAttention")</c>).</summary>
+    /// there, as names relative to the root (e.g. <c>("Models.Block", "Mixers.TokenMixer")</c>).</summary>
     public IReadOnlyDictionary<string, SortedDictionary<string, (string User, string Used)>> Edges => edges;
 
     /// <summary>Reads the assembly at <paramref name="assemblyPath"/>; <paramref name="rootNamespace"/> and the
@@ -69,7 +69,7 @@ sealed class NamespaceGraph
         return cycles;
     }
 
-    /// <summary>"PathNotebooks.Models -> PathNotebooks.PaTH (Models.AttentionLayers uses PaTH.PathAttention)".</summary>
+    /// <summary>"PathNotebooks.Models -> PathNotebooks.Mixers (Models.Block uses Mixers.TokenMixer)".</summary>
     public string Describe(string from, string to)
     {
         var (userType, usedType) = edges[from][to];

@@ -83,4 +83,38 @@ public class SelfContainedDocsTests
             .Select(x => $"{Relative(x.File)} → {x.Page}").ToList();
         Assert.True(missing.Count == 0, "broken links between docs pages: " + string.Join("; ", missing));
     }
+
+    /// <summary>The README and docs pages name source files (<c>lib/…/X.cs</c>, and on the same line bare
+    /// <c>`Y.cs`</c> beside it, meaning the same folder); every one must exist, so a move shows up here.</summary>
+    [Fact]
+    public void EverySourcePathTheDocsNameExists()
+    {
+        var full = new Regex(@"(?<![\w/])((?:lib|tests|scripts|notebooks|datasets)/[A-Za-z0-9_./-]*[A-Za-z0-9_])");
+        var bare = new Regex(@"`([A-Z][A-Za-z0-9]*\.cs)`");
+        var pages = Directory.GetFiles(Path.Combine(RepoPaths.Root, "docs"), "*.md").Append(Path.Combine(RepoPaths.Root, "README.md"));
+        var missing = new List<string>();
+        int checkedPaths = 0;
+        foreach (var page in pages)
+            foreach (var line in File.ReadLines(page))
+            {
+                string? folder = null;
+                foreach (Match m in full.Matches(line))
+                {
+                    var path = m.Groups[1].Value;
+                    checkedPaths++;
+                    var absolute = Path.Combine(RepoPaths.Root, path);
+                    if (!File.Exists(absolute) && !Directory.Exists(absolute)) missing.Add($"{Relative(page)} → {path}");
+                    if (path.EndsWith(".cs")) folder = Path.GetDirectoryName(path);
+                }
+                if (folder is null) continue;
+                foreach (Match m in bare.Matches(line))
+                {
+                    var path = $"{folder}/{m.Groups[1].Value}";
+                    checkedPaths++;
+                    if (!File.Exists(Path.Combine(RepoPaths.Root, path))) missing.Add($"{Relative(page)} → {path}");
+                }
+            }
+        Assert.True(checkedPaths > 20, $"expected the docs to name source files, found {checkedPaths}");
+        Assert.True(missing.Count == 0, "paths named in the docs that do not exist: " + string.Join("; ", missing.Distinct()));
+    }
 }
