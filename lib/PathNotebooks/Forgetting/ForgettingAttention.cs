@@ -92,8 +92,7 @@ public sealed class ForgettingAttention : TokenMixer
     /// <returns><c>[B, DModel]</c></returns>
     public override Tensor Step(Tensor x, MixerState state)
     {
-        var fox = Expect<FoxState>(state);
-        fox.CheckStep(x, Dimensions.DModel);
+        var fox = CheckStep<FoxState>(x, state);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var (q, k, v) = projections.Split(x.unsqueeze(1));                            // [B, H, 1, D] each

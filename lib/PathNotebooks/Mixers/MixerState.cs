@@ -35,7 +35,7 @@ public abstract class MixerState : IDisposable
     }
 
     /// <summary>Moves on by one token; called by the mixer at the end of a step.</summary>
-    public void Advance() => Position++;
+    protected internal void Advance() => Position++;
 
     /// <summary>Disposes the tensor <paramref name="old"/> and returns <paramref name="replacement"/> detached from
     /// autograd and from the caller's dispose scope, so it outlives the step that made it.</summary>

@@ -54,8 +54,13 @@ public abstract class TokenMixer : nn.Module<Tensor, Tensor>
         LastAttention = probabilities.detach().cpu().DetachFromDisposeScope();
     }
 
-    /// <summary>Throws unless <paramref name="state"/> is a <typeparamref name="TState"/> made by this kind of mixer.</summary>
-    protected TState Expect<TState>(MixerState state) where TState : MixerState =>
-        state as TState ?? throw new ArgumentException(
+    /// <summary>The checks at the start of every <see cref="Step"/>: <paramref name="state"/> is the
+    /// <typeparamref name="TState"/> this kind of mixer makes, and <paramref name="x"/> is <c>[B, DModel]</c> for its batch.</summary>
+    protected TState CheckStep<TState>(Tensor x, MixerState state) where TState : MixerState
+    {
+        var typed = state as TState ?? throw new ArgumentException(
             $"state must be the {typeof(TState).Name} made by this mixer's NewState, got {state?.GetType().Name ?? "null"}.", nameof(state));
+        typed.CheckStep(x, Dimensions.DModel);
+        return typed;
+    }
 }

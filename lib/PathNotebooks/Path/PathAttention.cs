@@ -103,8 +103,7 @@ public sealed class PathAttention : TokenMixer
     /// <returns><c>[B, DModel]</c></returns>
     public override Tensor Step(Tensor x, MixerState state)
     {
-        var path = Expect<PathState>(state);
-        path.CheckStep(x, Dimensions.DModel);
+        var path = CheckStep<PathState>(x, state);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long b = x.shape[0];

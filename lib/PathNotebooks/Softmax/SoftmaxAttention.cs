@@ -86,8 +86,7 @@ public sealed class SoftmaxAttention : TokenMixer
     /// <returns><c>[B, DModel]</c></returns>
     public override Tensor Step(Tensor x, MixerState state)
     {
-        var cache = Expect<KvCache>(state);
-        cache.CheckStep(x, Dimensions.DModel);
+        var cache = CheckStep<KvCache>(x, state);
         if (cache.Capacity != EffectiveWindow)
             throw new ArgumentException($"state was made for window {cache.Capacity?.ToString() ?? "none"}, the layer now uses {EffectiveWindow?.ToString() ?? "none"}.", nameof(state));
         using var scope = NewDisposeScope();
