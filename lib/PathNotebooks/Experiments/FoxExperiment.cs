@@ -4,6 +4,7 @@ using PathNotebooks.Models;
 using static TorchSharp.torch;
 using PathNotebooks.Training;
 using PathNotebooks.Forgetting;
+using PathNotebooks.PaTH;
 
 namespace PathNotebooks.Experiments;
 
@@ -14,11 +15,15 @@ namespace PathNotebooks.Experiments;
 public static class FoxExperiment
 {
     /// <summary>The model config of one run (byte vocabulary, the settings' sizes, the given encoding).</summary>
-    public static ModelConfig Config(PositionEncoding encoding, FoxExperimentSettings s) => new ModelConfig
+    public static ModelConfig Config(PositionEncoding encoding, FoxExperimentSettings s)
     {
-        VocabSize = TextCorpus.VocabSize, DModel = s.DModel, Layers = s.Layers, Heads = s.Heads,
-        Mixers = PositionEncodings.Spec(encoding) is PaTH.PathSpec path ? path with { ChunkSize = s.PathChunkSize } : PositionEncodings.Spec(encoding),
-    }.Validate();
+        var spec = PositionEncodings.Spec(encoding);
+        return new ModelConfig
+        {
+            VocabSize = TextCorpus.VocabSize, DModel = s.DModel, Layers = s.Layers, Heads = s.Heads,
+            Mixers = spec is PathSpec path ? path with { ChunkSize = s.PathChunkSize } : spec,
+        }.Validate();
+    }
 
     /// <summary>
     /// The fixed evaluation set: <see cref="FoxExperimentSettings.EvalSequences"/> validation windows of
