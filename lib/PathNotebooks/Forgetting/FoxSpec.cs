@@ -33,4 +33,14 @@ public sealed record FoxSpec : MixerSpec
     public override string Name => OutputGate || QkNorm || KvShift ? "FoX-Pro" : "FoX";
 
     public override TokenMixer Create(MixerDimensions dimensions) => new ForgettingAttention(this, dimensions);
+
+    /// <summary>Per token a key and a value (model dtype) and a cumulative log gate per head (float32, float64 kept);
+    /// with KV shift also the previous raw key and value.</summary>
+    public override long StateBytes(MixerDimensions dimensions, long batch, int context, TorchSharp.torch.ScalarType dtype)
+    {
+        CheckStateBytes(dimensions, batch, context);
+        long e = ElementBytes(dtype);
+        long perToken = batch * (2L * dimensions.DModel * e + dimensions.Heads * ElementBytes(ForgetGate.GateDType(dtype)));
+        return context * perToken + (KvShift ? 2L * batch * dimensions.DModel * e : 0);
+    }
 }

@@ -25,4 +25,14 @@ public sealed record PathSpec : MixerSpec
     public override string Name => ForgetGate ? "PaTH-FoX" : "PaTH";
 
     public override TokenMixer Create(MixerDimensions dimensions) => new PathAttention(this, dimensions);
+
+    /// <summary>Per token a transformed key, a value and a cumulative gate per head; plus the latest gate per head and
+    /// the convolution's last two inputs. All in float32 (float64 for a float64 model).</summary>
+    public override long StateBytes(MixerDimensions dimensions, long batch, int context, TorchSharp.torch.ScalarType dtype)
+    {
+        CheckStateBytes(dimensions, batch, context);
+        long e = ElementBytes(Householder.AccumulationType(dtype));
+        long perToken = batch * (2L * dimensions.DModel + dimensions.Heads) * e;
+        return context * perToken + batch * dimensions.Heads * e + batch * dimensions.DModel * 2L * e;
+    }
 }

@@ -32,4 +32,13 @@ public sealed record SoftmaxAttentionSpec : MixerSpec
     }
 
     public override TokenMixer Create(MixerDimensions dimensions) => new SoftmaxAttention(this, dimensions);
+
+    /// <summary>Keys and values of every cached token plus an int64 position per slot: min(context, W) slots in use,
+    /// but a ring buffer allocates its W slots at the first token.</summary>
+    public override long StateBytes(MixerDimensions dimensions, long batch, int context, TorchSharp.torch.ScalarType dtype)
+    {
+        CheckStateBytes(dimensions, batch, context);
+        long slots = Window ?? context;
+        return slots * (2L * batch * dimensions.DModel * ElementBytes(dtype) + sizeof(long));
+    }
 }

@@ -66,6 +66,22 @@ public class DecodeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void StateBytesAreWhatTheSpecPredicts(MixerSpec spec)
+    {
+        foreach (var dtype in new[] { float64, float32 })
+        {
+            manual_seed(5);
+            var mixer = spec.Create(Dimensions);
+            mixer.to(dtype);
+            mixer.eval();
+            var x = randn(new long[] { 2, 9, Dimensions.DModel }, dtype: dtype);
+            int step = 0;
+            Decode(mixer, x, s => Assert.Equal(spec.StateBytes(Dimensions, 2, ++step, dtype), s.Bytes));
+        }
+    }
+
     [Fact]
     public void WindowedCacheIsARingBufferOfConstantSize()
     {
