@@ -35,6 +35,10 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         return x.MoveToOuterDisposeScope();
     }
 
+    /// <summary>What the mixer of this block sees for the block input <paramref name="x"/> <c>[B, T, DModel]</c>: LN(x)
+    /// (e.g. to ask a trained mixer which blocks it selects, or what its gates are, on real hidden states).</summary>
+    public Tensor MixerInput(Tensor x) => ln1.forward(x);
+
     /// <summary>One decoding step: the same block on one token per sequence.</summary>
     /// <param name="x"><c>[B, DModel]</c></param>
     /// <param name="state">the mixer's state</param>

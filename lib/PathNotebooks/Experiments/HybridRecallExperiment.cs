@@ -1,0 +1,230 @@
+using Microsoft.Data.Analysis;
+using PathNotebooks.Data;
+using PathNotebooks.Mixers;
+using PathNotebooks.Models;
+using PathNotebooks.Tasks;
+using PathNotebooks.Training;
+using static TorchSharp.torch;
+
+namespace PathNotebooks.Experiments;
+
+/// <summary>
+/// Notebook 05's experiment: what a fixed-size recurrent state forgets, and how a few attention layers bring recall back.
+/// Every model of <see cref="HybridRecallSettings.Models"/> is trained on MQAR and, separately, on single-needle
+/// retrieval (S1, S2, S3 in turn) at length L, then scored by exact match at L … 4L, at growing numbers of key-value
+/// pairs and at several needle depths; each cell also records how many bytes the model's decoding state needs at that
+/// length. Same seed → same numbers on CPU; every model of a seed sees the same training batches and evaluation sets.
+/// </summary>
+public static class HybridRecallExperiment
+{
+    /// <summary>Task labels of <see cref="HybridRun.Task"/>.</summary>
+    public const string MqarTask = "MQAR", NeedleTask = "S-NIAH";
+
+    /// <summary>Labels of <see cref="RecallPoint.Task"/> for the two MQAR sweeps.</summary>
+    public const string MqarLengthSweep = "MQAR length", MqarPairSweep = "MQAR pairs";
+
+    /// <summary>The MQAR vocabulary of <paramref name="s"/>.</summary>
+    public static Mqar Mqar(HybridRecallSettings s) => new(s.MqarKeys, s.MqarValues);
+
+    /// <summary>The needle task of <paramref name="s"/> on <paramref name="corpus"/>'s prose.</summary>
+    public static NeedleInAHaystack Needle(HybridRecallSettings s, TextCorpus corpus) => new(corpus, s.NeedleDigits, s.NeedleHexDigits);
+
+    /// <summary>The model of one run: the settings' widths, <paramref name="mixers"/> per layer, <paramref name="vocabSize"/> tokens.</summary>
+    public static ModelConfig Config(LayerPattern mixers, int vocabSize, HybridRecallSettings s) => new ModelConfig
+    {
+        VocabSize = vocabSize, DModel = s.DModel, Layers = s.Layers, Heads = s.Heads, Mixers = mixers,
+    }.Validate();
+
+    /// <summary>
+    /// Bytes of the decoding state of every layer of <paramref name="config"/> together, for one sequence after
+    /// <paramref name="context"/> tokens, in float32 (<see cref="MixerSpec.StateBytes"/>).
+    /// </summary>
+    public static long DecodeBytes(ModelConfig config, int context)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Mixers.Resolve(config.Layers).Sum(spec => spec.StateBytes(config.MixerDimensions, 1, context, ScalarType.Float32));
+    }
+
+    /// <summary>Trains and evaluates every model of <paramref name="s"/> on both tasks, for every seed.</summary>
+    /// <param name="run">device, base seed</param>
+    /// <param name="corpus">the prose of S2 and S3</param>
+    /// <param name="s">sizes</param>
+    /// <param name="onLog">called with (task, model, point) at every logged training step</param>
+    public static HybridRecallResult Run(RunContext run, TextCorpus corpus, HybridRecallSettings s, Action<string, string, TrainPoint>? onLog = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(corpus);
+        s.Validate();
+        var runs = new List<HybridRun>();
+        var points = new List<RecallPoint>();
+        for (int seed = 0; seed < s.Seeds; seed++)
+            foreach (var (name, mixers) in s.Models)
+            {
+                var (mqarRun, mqarPoints) = TrainMqar(run, name, mixers, s, seed, onLog);
+                runs.Add(mqarRun);
+                points.AddRange(mqarPoints);
+                var (needleRun, needlePoints) = TrainNeedle(run, corpus, name, mixers, s, seed, onLog);
+                runs.Add(needleRun);
+                points.AddRange(needlePoints);
+            }
+        return new HybridRecallResult(runs, points);
+    }
+
+    /// <summary>Trains one model on MQAR (N pairs uniform in the settings' range, all queried) and runs both sweeps.</summary>
+    public static (HybridRun Run, List<RecallPoint> Points) TrainMqar(RunContext run, string name, LayerPattern mixers, HybridRecallSettings s,
+        int seed = 0, Action<string, string, TrainPoint>? onLog = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        s.Validate();
+        var task = Mqar(s);
+        var config = Config(mixers, task.VocabSize, s);
+        var model = run.NewModel(config, seed);
+        var data = run.Generator(SeedStream.TrainingBatches, seed);
+        var curve = Trainer.Train(model, _ =>
+            {
+                int pairs = (int)randint(s.TrainPairsMin, s.TrainPairsMax + 1, new long[] { 1 }, generator: data).item<long>();
+                return task.Generate(s.BatchSize, s.TrainLength, pairs, pairs, data, run.Device);
+            },
+            Options(s.MqarSteps, s), onLog is null ? null : p => onLog(MqarTask, name, p));
+        var points = new List<RecallPoint>();
+        int cell = 0;
+        foreach (int length in s.EvalLengths)
+            points.Add(Score(MqarLengthSweep, length, s.LengthSweepPairs, double.NaN,
+                generator => task.Generate(s.EvalBatch, length, s.LengthSweepPairs, s.LengthSweepPairs, generator, run.Device)));
+        foreach (int pairs in s.PairSweep)
+            points.Add(Score(MqarPairSweep, s.TrainLength, pairs, double.NaN,
+                generator => task.Generate(s.EvalBatch, s.TrainLength, pairs, pairs, generator, run.Device)));
+        return (Finish(MqarTask), points);
+
+        RecallPoint Score(string label, int length, int pairs, double depth, Func<Generator, Batch> batches) =>
+            Evaluate(run, model, config, name, seed, label, length, pairs, depth, cell++, s, batches);
+
+        HybridRun Finish(string label) => Done(label, name, seed, config, model, curve);
+    }
+
+    /// <summary>Trains one model on single-needle retrieval (S1, S2, S3 in turn, random depth) and scores each kind at
+    /// every evaluation length and depth (validation prose).</summary>
+    public static (HybridRun Run, List<RecallPoint> Points) TrainNeedle(RunContext run, TextCorpus corpus, string name, LayerPattern mixers,
+        HybridRecallSettings s, int seed = 0, Action<string, string, TrainPoint>? onLog = null)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(corpus);
+        s.Validate();
+        var task = Needle(s, corpus);
+        var config = Config(mixers, NeedleInAHaystack.VocabSize, s);
+        var model = run.NewModel(config, seed);
+        var data = run.Generator(SeedStream.TrainingBatches, seed);
+        var kinds = Enum.GetValues<NeedleKind>();
+        var curve = Trainer.Train(model, step => task.Generate(kinds[step % kinds.Length], s.BatchSize, s.TrainLength, data, CorpusSplit.Train, null, run.Device),
+            Options(s.NeedleSteps, s), onLog is null ? null : p => onLog(NeedleTask, name, p));
+        var points = new List<RecallPoint>();
+        int cell = 0;
+        foreach (var kind in kinds)
+            foreach (int length in s.EvalLengths)
+                foreach (double depth in s.NeedleDepths)
+                    points.Add(Evaluate(run, model, config, name, seed, kind.ToString(), length, 0, depth, cell++, s,
+                        generator => task.Generate(kind, s.EvalBatch, length, generator, CorpusSplit.Validation, depth, run.Device)));
+        return (Done(NeedleTask, name, seed, config, model, curve), points);
+    }
+
+    static TrainOptions Options(int steps, HybridRecallSettings s) =>
+        new() { Steps = steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, steps / 20) };
+
+    /// <summary>Mean score over <see cref="HybridRecallSettings.EvalSequences"/> sequences from the cell's own evaluation
+    /// stream (the same for every model of a seed).</summary>
+    static RecallPoint Evaluate(RunContext run, CausalLM model, ModelConfig config, string name, int seed, string task, int length, int pairs,
+        double depth, int cell, HybridRecallSettings s, Func<Generator, Batch> batches)
+    {
+        model.eval();
+        var generator = run.Generator(SeedStream.Evaluation, seed * 10_000 + cell);
+        var scores = new List<RecallScore>();
+        for (int done = 0; done < s.EvalSequences; done += s.EvalBatch)
+        {
+            using var scope = NewDisposeScope();
+            using var batch = batches(generator);
+            scores.Add(RecallScore.Of(model, batch));
+        }
+        var mean = RecallScore.Mean(scores);
+        return new RecallPoint(task, name, seed, length, pairs, depth, mean.TokenAccuracy, mean.ExactMatch, DecodeBytes(config, length));
+    }
+
+    static HybridRun Done(string task, string name, int seed, ModelConfig config, CausalLM model, List<TrainPoint> curve)
+    {
+        long parameters = model.ParameterCount;
+        double seconds = curve.Count > 0 ? curve[^1].Seconds : 0;
+        var kept = seed == 0 ? model : null;
+        if (kept is null) model.Dispose();
+        return new HybridRun(task, name, seed, config, kept, parameters, curve, seconds);
+    }
+
+    /// <summary>
+    /// One row per evaluation cell (task, model, length, pairs or depth): exact match in % (mean over seeds; with
+    /// several seeds also the lowest and highest), answer-token accuracy in %, and the decoding state in KiB.
+    /// </summary>
+    public static DataFrame Table(HybridRecallResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var cells = result.Points.GroupBy(p => (p.Task, p.Model, p.Length, p.Pairs, Depth: double.IsNaN(p.Depth) ? -1 : p.Depth))
+            .Select(g => (g.Key, Points: g.ToList())).ToList();
+        bool seeds = result.Points.Select(p => p.Seed).Distinct().Count() > 1;
+        var columns = new List<DataFrameColumn>
+        {
+            new StringDataFrameColumn("task", cells.Select(c => c.Key.Task)),
+            new StringDataFrameColumn("model", cells.Select(c => c.Key.Model)),
+            new PrimitiveDataFrameColumn<int>("length", cells.Select(c => c.Key.Length)),
+            new PrimitiveDataFrameColumn<int>("pairs", cells.Select(c => c.Key.Pairs)),
+            new DoubleDataFrameColumn("depth", cells.Select(c => c.Key.Depth < 0 ? double.NaN : c.Key.Depth)),
+            new DoubleDataFrameColumn("exact match %", cells.Select(c => Percent(c.Points.Average(p => p.ExactMatch)))),
+        };
+        if (seeds)
+        {
+            columns.Add(new DoubleDataFrameColumn("lowest seed %", cells.Select(c => Percent(c.Points.Min(p => p.ExactMatch)))));
+            columns.Add(new DoubleDataFrameColumn("highest seed %", cells.Select(c => Percent(c.Points.Max(p => p.ExactMatch)))));
+        }
+        columns.Add(new DoubleDataFrameColumn("token accuracy %", cells.Select(c => Percent(c.Points.Average(p => p.TokenAccuracy)))));
+        columns.Add(new DoubleDataFrameColumn("decode state KiB", cells.Select(c => Math.Round(c.Points[0].DecodeBytes / 1024.0, 1))));
+        return new DataFrame(columns);
+    }
+
+    /// <summary>
+    /// One row per model, the headline numbers (exact match %, mean over seeds): MQAR at L, at 4L and with the most pairs;
+    /// S-NIAH (all kinds and depths) at L and at 4L; the decoding state at L and 4L; parameters; training seconds.
+    /// </summary>
+    public static DataFrame Summary(HybridRecallResult result, HybridRecallSettings s)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        int l = s.TrainLength, longest = s.EvalLengths.Max(), most = s.PairSweep.Max();
+        var names = result.Runs.Select(r => r.Name).Distinct().ToList();
+        double Mean(string model, Func<RecallPoint, bool> where) =>
+            Percent(result.Points.Where(p => p.Model == model && where(p)).Select(p => p.ExactMatch).DefaultIfEmpty(double.NaN).Average());
+        bool Needle(RecallPoint p) => p.Task is "S1" or "S2" or "S3";
+        HybridRun First(string model, string task) => result.Runs.First(r => r.Name == model && r.Task == task && r.Seed == 0);
+        return new DataFrame(
+            new StringDataFrameColumn("model", names),
+            new StringDataFrameColumn("layers", names.Select(n => First(n, MqarTask).Config.MixerName)),
+            new PrimitiveDataFrameColumn<long>("params (MQAR)", names.Select(n => First(n, MqarTask).Parameters)),
+            new DoubleDataFrameColumn($"MQAR @L ({s.LengthSweepPairs} pairs) %", names.Select(n => Mean(n, p => p.Task == MqarLengthSweep && p.Length == l))),
+            new DoubleDataFrameColumn($"MQAR @{longest / l}L %", names.Select(n => Mean(n, p => p.Task == MqarLengthSweep && p.Length == longest))),
+            new DoubleDataFrameColumn($"MQAR {most} pairs %", names.Select(n => Mean(n, p => p.Task == MqarPairSweep && p.Pairs == most))),
+            new DoubleDataFrameColumn("S-NIAH @L %", names.Select(n => Mean(n, p => Needle(p) && p.Length == l))),
+            new DoubleDataFrameColumn($"S-NIAH @{longest / l}L %", names.Select(n => Mean(n, p => Needle(p) && p.Length == longest))),
+            new DoubleDataFrameColumn("state @L KiB", names.Select(n => Math.Round(DecodeBytes(First(n, MqarTask).Config, l) / 1024.0, 1))),
+            new DoubleDataFrameColumn($"state @{longest / l}L KiB", names.Select(n => Math.Round(DecodeBytes(First(n, MqarTask).Config, longest) / 1024.0, 1))),
+            new DoubleDataFrameColumn("train seconds", names.Select(n => Math.Round(result.Runs.Where(r => r.Name == n).Sum(r => r.TrainSeconds), 1))));
+    }
+
+    /// <summary>Training curves as a long table (task, model, seed, step, loss).</summary>
+    public static DataFrame LossTable(HybridRecallResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var rows = result.Runs.SelectMany(r => r.Curve.Select(p => (r, p))).ToList();
+        return new DataFrame(
+            new StringDataFrameColumn("task", rows.Select(x => x.r.Task)),
+            new StringDataFrameColumn("model", rows.Select(x => x.r.Name)),
+            new PrimitiveDataFrameColumn<int>("seed", rows.Select(x => x.r.Seed)),
+            new PrimitiveDataFrameColumn<int>("step", rows.Select(x => x.p.Step)),
+            new DoubleDataFrameColumn("loss", rows.Select(x => Math.Round(x.p.Loss, 5))));
+    }
+
+    static double Percent(double fraction) => Math.Round(100 * fraction, 2);
+}

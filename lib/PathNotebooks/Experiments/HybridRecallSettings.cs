@@ -1,0 +1,123 @@
+using PathNotebooks.DeltaNet;
+using PathNotebooks.Mixers;
+using PathNotebooks.Softmax;
+using PathNotebooks.Sparse;
+
+namespace PathNotebooks.Experiments;
+
+/// <summary>
+/// Settings of notebook 05's recall experiment: small models of the same width — pure Gated DeltaNet, GDN with sliding
+/// window attention at the odd layers, GDN with NSA-style sparse attention at the odd layers, and full softmax attention —
+/// trained on MQAR and on single-needle retrieval at length L, then evaluated at L … 4L and with more key-value pairs.
+/// </summary>
+/// <remarks>
+/// The LTE paper's laNSA uses blocks of 64 tokens, 16 selected blocks and a window of 512 at a training length of 4 096;
+/// its GDN+SWA a window of 1 024 (GDN+SWA) at the same length. Both sizes here scale those ratios to their L: the NSA
+/// window is L/8 and it selects blocks covering L/4 of the tokens; the SWA window is L/4, about the budget NSA reads.
+/// </remarks>
+public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSettings>
+{
+    /// <summary>Hidden width of every model.</summary>
+    public int DModel { get; init; } = 64;
+    public int Layers { get; init; } = 2;
+    public int Heads { get; init; } = 2;
+    /// <summary>Training length L.</summary>
+    public int TrainLength { get; init; } = 64;
+    /// <summary>Evaluation lengths as multiples of L (1, 2, 4 = L, 2L, 4L).</summary>
+    public int[] EvalMultiples { get; init; } = { 1, 2, 4 };
+    public int BatchSize { get; init; } = 16;
+    public int MqarSteps { get; init; } = 100;
+    public int NeedleSteps { get; init; } = 100;
+    public double LearningRate { get; init; } = 3e-3;
+    /// <summary>Sequences per evaluation cell (model × length × pairs or depth).</summary>
+    public int EvalSequences { get; init; } = 32;
+    /// <summary>Sequences per evaluation forward pass.</summary>
+    public int EvalBatch { get; init; } = 32;
+    /// <summary>Training runs per model, each with its own initial weights and data order (seed index 0, 1, …).</summary>
+    public int Seeds { get; init; } = 1;
+
+    /// <summary>MQAR key and value vocabularies (keys ≥ the most pairs evaluated).</summary>
+    public int MqarKeys { get; init; } = 64;
+    public int MqarValues { get; init; } = 64;
+    /// <summary>Each training sequence holds N pairs, N uniform in this range; every pair is queried once.</summary>
+    public int TrainPairsMin { get; init; } = 2;
+    public int TrainPairsMax { get; init; } = 12;
+    /// <summary>Pairs of the length sweep (L … 4L: the filler grows).</summary>
+    public int LengthSweepPairs { get; init; } = 8;
+    /// <summary>Pairs of the capacity sweep, at length L (4·pairs ≤ L).</summary>
+    public int[] PairSweep { get; init; } = { 4, 8, 16 };
+
+    /// <summary>Where the needle is placed in the evaluation (0 = start of the haystack, 1 = end).</summary>
+    public double[] NeedleDepths { get; init; } = { 0, 0.5, 1 };
+    /// <summary>Digits of the S1/S2 number and hex digits of the S3 value.</summary>
+    public int NeedleDigits { get; init; } = 5;
+    public int NeedleHexDigits { get; init; } = 8;
+
+    public int SwaWindow { get; init; } = 16;
+    public int NsaBlock { get; init; } = 8;
+    public int NsaSelectedBlocks { get; init; } = 2;
+    public int NsaWindow { get; init; } = 8;
+    public int GdnChunkSize { get; init; } = 64;
+
+    /// <summary>Eight small trainings in well under a minute on a 2-core CPU (what CI runs; the numbers only show the pipeline works).</summary>
+    public static HybridRecallSettings Tiny => new()
+    {
+        DModel = 32, Layers = 2, Heads = 2, TrainLength = 64, BatchSize = 16, MqarSteps = 40, NeedleSteps = 40, EvalSequences = 16,
+        EvalBatch = 16, MqarKeys = 32, MqarValues = 32, TrainPairsMin = 2, TrainPairsMax = 8, LengthSweepPairs = 8, PairSweep = new[] { 4, 8, 16 },
+        NeedleDepths = new[] { 0.0, 1.0 }, SwaWindow = 16, NsaBlock = 8, NsaSelectedBlocks = 2, NsaWindow = 8, GdnChunkSize = 32,
+    };
+
+    /// <summary>The GPU experiment: 4 layers, d = 128, L = 256.</summary>
+    public static HybridRecallSettings Full => new()
+    {
+        DModel = 128, Layers = 4, Heads = 4, TrainLength = 256, BatchSize = 32, MqarSteps = 600, NeedleSteps = 600, LearningRate = 2e-3,
+        EvalSequences = 64, EvalBatch = 32, MqarKeys = 128, MqarValues = 128, TrainPairsMin = 4, TrainPairsMax = 48, LengthSweepPairs = 32,
+        PairSweep = new[] { 8, 16, 32, 48, 64 }, NeedleDepths = new[] { 0, 0.25, 0.5, 0.75, 1 }, SwaWindow = 64, NsaBlock = 16,
+        NsaSelectedBlocks = 4, NsaWindow = 32, GdnChunkSize = 64,
+    };
+
+    /// <summary>Evaluation lengths in tokens.</summary>
+    public IReadOnlyList<int> EvalLengths => EvalMultiples.Select(m => m * TrainLength).ToList();
+
+    /// <summary>The Gated DeltaNet layer every model but the attention baseline uses.</summary>
+    public GatedDeltaNetSpec GatedDeltaNet => new() { ChunkSize = GdnChunkSize };
+
+    /// <summary>Softmax attention with RoPE over the last <see cref="SwaWindow"/> tokens.</summary>
+    public SoftmaxAttentionSpec SlidingWindow => new() { Window = SwaWindow };
+
+    /// <summary>NSA-style sparse attention with the scaled-down block, selection and window.</summary>
+    public NsaSpec SparseAttention => new() { BlockSize = NsaBlock, SelectedBlocks = NsaSelectedBlocks, Window = NsaWindow };
+
+    /// <summary>The models, in this order: GDN, GDN+SWA (the paper's laSWA), GDN+NSA (laNSA), full attention (RoPE).</summary>
+    public IReadOnlyList<(string Name, LayerPattern Mixers)> Models => new (string, LayerPattern)[]
+    {
+        ("GDN", GatedDeltaNet),
+        ("GDN+SWA", new LayerPattern(GatedDeltaNet).Every(2, 1, SlidingWindow)),
+        ("GDN+NSA", new LayerPattern(GatedDeltaNet).Every(2, 1, SparseAttention)),
+        ("Attention", new SoftmaxAttentionSpec()),
+    };
+
+    /// <summary>Checks the numbers fit together; throws naming the field.</summary>
+    public HybridRecallSettings Validate()
+    {
+        static void Positive(int value, string name) { if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be ≥ 1."); }
+        Positive(DModel, nameof(DModel)); Positive(Layers, nameof(Layers)); Positive(Heads, nameof(Heads));
+        Positive(BatchSize, nameof(BatchSize)); Positive(MqarSteps, nameof(MqarSteps)); Positive(NeedleSteps, nameof(NeedleSteps));
+        Positive(EvalSequences, nameof(EvalSequences)); Positive(EvalBatch, nameof(EvalBatch)); Positive(Seeds, nameof(Seeds));
+        if (EvalMultiples is null || EvalMultiples.Length == 0 || EvalMultiples.Any(m => m < 1))
+            throw new ArgumentException("EvalMultiples must list multiples ≥ 1 of L.", nameof(EvalMultiples));
+        if (TrainPairsMin < 1 || TrainPairsMax < TrainPairsMin)
+            throw new ArgumentOutOfRangeException(nameof(TrainPairsMax), TrainPairsMax, $"need 1 ≤ TrainPairsMin ≤ TrainPairsMax, got {TrainPairsMin}…{TrainPairsMax}.");
+        if (4 * TrainPairsMax > TrainLength)
+            throw new ArgumentOutOfRangeException(nameof(TrainPairsMax), TrainPairsMax, $"4·TrainPairsMax must fit in TrainLength = {TrainLength} (pairs and their queries).");
+        if (PairSweep is null || PairSweep.Length == 0 || PairSweep.Any(p => p < 1 || 4 * p > TrainLength || p > MqarKeys))
+            throw new ArgumentException($"PairSweep must list pair counts with 4·pairs ≤ TrainLength = {TrainLength} and pairs ≤ MqarKeys = {MqarKeys}.", nameof(PairSweep));
+        if (4 * LengthSweepPairs > TrainLength || LengthSweepPairs > MqarKeys || LengthSweepPairs < 1)
+            throw new ArgumentOutOfRangeException(nameof(LengthSweepPairs), LengthSweepPairs, $"LengthSweepPairs must be in 1…min(TrainLength/4, MqarKeys).");
+        if (Math.Max(TrainPairsMax, LengthSweepPairs) > MqarKeys)
+            throw new ArgumentOutOfRangeException(nameof(MqarKeys), MqarKeys, "MqarKeys must be ≥ every pair count used.");
+        if (NeedleDepths is null || NeedleDepths.Length == 0 || NeedleDepths.Any(d => d is < 0 or > 1))
+            throw new ArgumentException("NeedleDepths must list depths in [0, 1].", nameof(NeedleDepths));
+        return this;
+    }
+}
