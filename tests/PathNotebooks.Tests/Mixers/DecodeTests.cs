@@ -1,3 +1,4 @@
+using PathNotebooks.DeltaNet;
 using PathNotebooks.Forgetting;
 using PathNotebooks.Mixers;
 using PathNotebooks.Models;
@@ -26,6 +27,10 @@ public class DecodeTests
         new FoxSpec(),
         new FoxSpec { OutputGate = true, QkNorm = true, KvShift = true },
         new FoxSpec { KvShift = true },
+        new GatedDeltaNetSpec(),
+        new GatedDeltaNetSpec { Gate = false },
+        new GatedDeltaNetSpec { ConvKernel = 1, ChunkSize = 3 },
+        new GatedDeltaNetSpec { ValueExpansion = 2, HeadDim = 5, ChunkSize = 4 },
     }.Select(s => new object[] { s });
 
     static TokenMixer Mixer(MixerSpec spec, int seed)
@@ -94,11 +99,23 @@ public class DecodeTests
         Assert.All(bytes, b => Assert.Equal(expected, b));
     }
 
+    [Fact]
+    public void GatedDeltaNetStateHasConstantSize()
+    {
+        var spec = new GatedDeltaNetSpec { ValueExpansion = 2 };
+        var mixer = Mixer(spec, seed: 4);
+        var bytes = new List<long>();
+        Decode(mixer, randn(2, 11, Dimensions.DModel, dtype: float64), s => bytes.Add(s.Bytes));
+        // memory 3 heads × 4 × 8, and three convolution histories of 3 tokens over 12 + 12 + 24 channels, float64
+        long expected = 2 * (3 * 4 * 8 + 3 * (12 + 12 + 24)) * sizeof(double);
+        Assert.All(bytes, b => Assert.Equal(expected, b));
+    }
+
     [Theory]
     [MemberData(nameof(Specs))]
     public void UnboundedStatesGrowByOneTokenPerStep(MixerSpec spec)
     {
-        if (spec is SoftmaxAttentionSpec { Window: not null }) return;
+        if (spec is SoftmaxAttentionSpec { Window: not null } or GatedDeltaNetSpec) return;   // constant-size states
         var mixer = Mixer(spec, seed: 5);
         var bytes = new List<long>();
         Decode(mixer, randn(2, 6, Dimensions.DModel, dtype: float64), s => bytes.Add(s.Bytes));

@@ -1,0 +1,285 @@
+using PathNotebooks.PaTH;
+using PathNotebooks.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PathNotebooks.DeltaNet;
+
+/// <summary>
+/// The gated delta rule on heads (Gated DeltaNet; Yang, Kautz, Hatamizadeh, ICLR 2025; see docs/gated-deltanet.md).
+/// Per head a matrix memory <c>S ∈ R^{Dk×Dv}</c> (keys index rows) is updated token by token:
+/// <para><c>S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ</c>, read out by <c>o_t = scale · S_tᵀ q_t</c>,</para>
+/// one step of gradient descent on <c>½‖Sᵀk_t − v_t‖²</c> with learning rate β_t, after shrinking the memory by the
+/// decay α_t = exp(g_t). α = 1 is plain DeltaNet. Three forms that agree: <see cref="Recurrent"/> (the token loop, the
+/// oracle), <see cref="Chunked"/> (the chunkwise WY/UT form for training) and <see cref="Step"/> (one decoding step).
+/// <para>Inputs: q, k <c>[B, H, T, Dk]</c> (L2-normalised by the caller; the op does not normalise), v
+/// <c>[B, H, T, Dv]</c>, log decay g = log α <c>[B, H, T]</c> (≤ 0), β <c>[B, H, T]</c> (in (0, 1); (0, 2) gives the
+/// transition I − βkkᵀ a negative eigenvalue, which every form supports). Everything is computed in float32 for
+/// half-precision inputs (float64 stays float64); outputs come back in q's dtype, states in the computing dtype.</para>
+/// </summary>
+public static class GatedDeltaRule
+{
+    /// <summary>The usual chunk size of <see cref="Chunked"/>.</summary>
+    public const int DefaultChunkSize = 64;
+
+    /// <summary>
+    /// The token recurrence, one step per position: the reference every other form is tested against (run it in
+    /// float64). Differentiable by autograd; T sequential steps, so meant for checks and short sequences.
+    /// </summary>
+    /// <param name="q">queries <c>[B, H, T, Dk]</c></param>
+    /// <param name="k">keys <c>[B, H, T, Dk]</c>, unit rows</param>
+    /// <param name="v">values <c>[B, H, T, Dv]</c></param>
+    /// <param name="logDecay">g = log α <c>[B, H, T]</c>, ≤ 0</param>
+    /// <param name="beta">β <c>[B, H, T]</c></param>
+    /// <param name="initialState">S before the first token <c>[B, H, Dk, Dv]</c> (default zeros)</param>
+    /// <param name="scale">read-out scale (default <c>1/√Dk</c>)</param>
+    /// <returns>output <c>[B, H, T, Dv]</c> in q's dtype, and the state after the last token <c>[B, H, Dk, Dv]</c></returns>
+    public static (Tensor Output, Tensor FinalState) Recurrent(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        Tensor? initialState = null, double? scale = null)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
+        using var scope = NewDisposeScope();
+        var (outputs, state) = Loop(q, k, v, logDecay, beta, initialState, scale, states: null);
+        return (stack(outputs, 2).to(q.dtype).MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Every state of the recurrence: entry t is <c>S_t</c>, the memory after token t. For pictures of what the memory
+    /// keeps (e.g. how much of an early key–value pair survives: <c>S_tᵀ k_j</c> against <c>v_j</c>). Holds
+    /// <c>B·H·T·Dk·Dv</c> numbers, so only for short sequences. Same inputs as <see cref="Recurrent"/>.
+    /// </summary>
+    /// <returns><c>[B, H, T, Dk, Dv]</c> in the computing dtype (float32 for half-precision q, float64 kept)</returns>
+    public static Tensor States(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, Tensor? initialState = null)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
+        using var scope = NewDisposeScope();
+        var states = new List<Tensor>();
+        Loop(q, k, v, logDecay, beta, initialState, scale: null, states);
+        return stack(states, 2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One decoding step: <c>S ← α S</c>, <c>e = v − Sᵀk</c> (what the decayed memory gets wrong about this key),
+    /// <c>S ← S + β k eᵀ</c>, <c>o = scale · Sᵀ q</c>.
+    /// </summary>
+    /// <param name="state">S before the token <c>[B, H, Dk, Dv]</c>; its dtype is the computing dtype</param>
+    /// <param name="q">query <c>[B, H, Dk]</c></param>
+    /// <param name="k">key <c>[B, H, Dk]</c>, unit rows</param>
+    /// <param name="v">value <c>[B, H, Dv]</c></param>
+    /// <param name="logDecay">g = log α <c>[B, H]</c></param>
+    /// <param name="beta">β <c>[B, H]</c></param>
+    /// <param name="scale">read-out scale (default <c>1/√Dk</c>)</param>
+    /// <returns>output <c>[B, H, Dv]</c> in q's dtype, and the new state (state's dtype)</returns>
+    public static (Tensor Output, Tensor State) Step(Tensor state, Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        double? scale = null)
+    {
+        Shapes.Rank(state, 4, nameof(state), "[B, H, Dk, Dv]");
+        Shapes.Floating(state, nameof(state));
+        long b = state.shape[0], h = state.shape[1], dk = state.shape[2], dv = state.shape[3];
+        Shapes.Exactly(q, nameof(q), "[B, H, Dk]", b, h, dk);
+        Shapes.Exactly(k, nameof(k), "[B, H, Dk]", b, h, dk);
+        Shapes.Exactly(v, nameof(v), "[B, H, Dv]", b, h, dv);
+        Shapes.Exactly(logDecay, nameof(logDecay), "[B, H]", b, h);
+        Shapes.Exactly(beta, nameof(beta), "[B, H]", b, h);
+        foreach (var (t, name) in new[] { (q, nameof(q)), (k, nameof(k)), (v, nameof(v)), (logDecay, nameof(logDecay)), (beta, nameof(beta)) })
+            Shapes.Floating(t, name);
+        using var scope = NewDisposeScope();
+        var dtype = state.dtype;
+        double sc = scale ?? 1.0 / Math.Sqrt(dk);
+        var (o, s) = Update(state, sc * q.to(dtype), k.to(dtype), v.to(dtype), logDecay.to(dtype).exp(), beta.to(dtype));
+        return (o.to(q.dtype).MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The chunkwise form (see docs/gated-deltanet.md, "Chunks"): within chunks of C tokens, with the chunk-local
+    /// cumulative log decay γ and Γ_rs = exp(γ_r − γ_s) (r ≥ s, masked before the exponential),
+    /// <para><c>A = strictLower(diag(β) (K Kᵀ) ⊙ Γ)</c>, <c>T = (I + A)⁻¹</c> (the UT transform of PaTH, by
+    /// <see cref="Householder.InverseUnitLower"/> or <see cref="Householder.InverseUnitLowerBlockwise"/>),
+    /// <c>W̃ = T diag(β) (exp(γ) ⊙ K)</c>, <c>Ũ = T diag(β) V</c>,</para>
+    /// <para>so that chunk n maps the state at its start to <c>S_{n+1} = M_n S_n + B_n</c> with
+    /// <c>M_n = exp(γ_C) I − K̃ᵀ W̃</c>, <c>B_n = K̃ᵀ Ũ</c>, <c>K̃ = exp(γ_C − γ) ⊙ K</c>. Everything except that
+    /// recurrence is batched over all chunks; the recurrence is one batched matmul and an add per chunk (2·T/C sequential
+    /// kernel launches), and the outputs come afterwards from all chunk-start states at once:
+    /// <c>O = (exp(γ) ⊙ Q) S_n + (QKᵀ ⊙ Γ) (Ũ − W̃ S_n)</c>.</para>
+    /// Exact (tests pin it to <see cref="Recurrent"/> in float64), differentiable by autograd, any T (the last chunk is
+    /// right-padded with k = v = q = 0, β = 0, g = 0: identity transitions that leave the state alone). A chunk larger
+    /// than T shrinks to T.
+    /// <para>Dtypes: half-precision inputs are computed in float32 (γ, β, the UT matrix, the states; on CUDA the
+    /// float32 matmuls run as TF32), float64 stays float64; the output is cast to q's dtype.</para>
+    /// </summary>
+    /// <param name="q">queries <c>[B, H, T, Dk]</c></param>
+    /// <param name="k">keys <c>[B, H, T, Dk]</c>, unit rows</param>
+    /// <param name="v">values <c>[B, H, T, Dv]</c></param>
+    /// <param name="logDecay">g = log α <c>[B, H, T]</c>, ≤ 0 (so every exponential above is ≤ 1)</param>
+    /// <param name="beta">β <c>[B, H, T]</c></param>
+    /// <param name="chunkSize">C ≥ 1; any value gives the same result, speed differs</param>
+    /// <param name="initialState">S before the first token <c>[B, H, Dk, Dv]</c> (default zeros)</param>
+    /// <param name="scale">read-out scale (default <c>1/√Dk</c>)</param>
+    /// <param name="inverse">how <c>I + A</c> is inverted (<see cref="UnitLowerInverse.Auto"/>: triangular solve on CUDA,
+    /// block recursion elsewhere); same result either way</param>
+    /// <returns>output <c>[B, H, T, Dv]</c> in q's dtype, and the state after the last token <c>[B, H, Dk, Dv]</c></returns>
+    public static (Tensor Output, Tensor FinalState) Chunked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
+        using var tf32 = Tf32Scope.For(q);
+        using var scope = NewDisposeScope();
+        var p = Prepare(q, k, v, logDecay, beta, chunkSize, scale, inverse);
+
+        // The only sequential part: S_{n+1} = M_n S_n + B_n, chunk-major so that chunk n is a contiguous [G, ·, ·] block.
+        long g = p.Batch * p.Heads, dk = p.Dk, dv = p.Dv;
+        var m = ChunkMajor(p.Transition, g);                                          // [N, G, Dk, Dk]
+        var bn = ChunkMajor(p.Injection, g);                                          // [N, G, Dk, Dv]
+        var starts = new List<Tensor>((int)p.Chunks);
+        Tensor? s = initialState?.to(p.DType).reshape(g, dk, dv);
+        for (int n = 0; n < p.Chunks; n++)
+        {
+            starts.Add(s ?? zeros(g, dk, dv, dtype: p.DType, device: q.device));
+            // (not baddbmm: TorchSharp 0.107 passes its operands to libtorch in the wrong order)
+            s = s is null ? bn[n] : m[n].bmm(s).add_(bn[n]);                           // with no initial state, S_1 = B_0
+        }
+        var start = stack(starts, 0).view(p.Chunks, p.Batch, p.Heads, dk, dv).permute(1, 2, 0, 3, 4);   // [B, H, N, Dk, Dv]
+        var o = p.Output(start);
+        return (o.to(q.dtype).MoveToOuterDisposeScope(), s!.view(p.Batch, p.Heads, dk, dv).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Same result as <see cref="Chunked"/>, with the chunk-state recurrence as a parallel prefix scan instead of a
+    /// loop: the affine maps <c>(M_n, B_n)</c> compose associatively, <c>(M₂, B₂) ∘ (M₁, B₁) = (M₂M₁, M₂B₁ + B₂)</c>, so
+    /// ⌈log₂ N⌉ levels of batched matmuls (each combining every chunk with the one 2ˡ before it) give every prefix,
+    /// hence every chunk-start state. More arithmetic (about log₂N·Dk³ per chunk instead of Dk²·Dv) for far fewer
+    /// sequential launches: what suits a GPU at long T.
+    /// </summary>
+    /// <inheritdoc cref="Chunked" path="/param"/>
+    /// <returns>output <c>[B, H, T, Dv]</c> in q's dtype, and the state after the last token <c>[B, H, Dk, Dv]</c></returns>
+    public static (Tensor Output, Tensor FinalState) ChunkedScan(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
+        if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
+        using var tf32 = Tf32Scope.For(q);
+        using var scope = NewDisposeScope();
+        var p = Prepare(q, k, v, logDecay, beta, chunkSize, scale, inverse);
+        long dk = p.Dk, dv = p.Dv;
+        // Inclusive scan over the chunk axis (dim 2): after it, (M, B)[n] maps S_0 to S_{n+1}.
+        Tensor m = p.Transition, b = p.Injection;                                     // [B, H, N, Dk, Dk], [B, H, N, Dk, Dv]
+        for (long shift = 1; shift < p.Chunks; shift *= 2)
+        {
+            var mLate = m[.., .., (int)shift..];
+            var mEarly = m[.., .., ..(int)(p.Chunks - shift)];
+            var bEarly = b[.., .., ..(int)(p.Chunks - shift)];
+            var newB = mLate.matmul(bEarly) + b[.., .., (int)shift..];
+            var newM = mLate.matmul(mEarly);
+            m = cat(new[] { m[.., .., ..(int)shift], newM }, 2);
+            b = cat(new[] { b[.., .., ..(int)shift], newB }, 2);
+        }
+        var after = initialState is null ? b : m.matmul(initialState.to(p.DType).unsqueeze(2)) + b;   // S_{n+1} [B, H, N, Dk, Dv]
+        var first = initialState?.to(p.DType).unsqueeze(2) ?? zeros(new long[] { p.Batch, p.Heads, 1, dk, dv }, dtype: p.DType, device: q.device);
+        var start = cat(new[] { first, after[.., .., ..(int)(p.Chunks - 1)] }, 2);   // S_n
+        var o = p.Output(start);
+        return (o.to(q.dtype).MoveToOuterDisposeScope(), after[.., .., -1].contiguous().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Everything of the chunked form that is batched over chunks, in the computing dtype.</summary>
+    sealed record Pieces(long Batch, long Heads, long Length, long Chunks, long Dk, long Dv, ScalarType DType,
+        Tensor Transition, Tensor Injection, Tensor DecayedQueries, Tensor IntraScores, Tensor WTilde, Tensor UTilde)
+    {
+        /// <summary>Outputs from the state at every chunk's start <c>[B, H, N, Dk, Dv]</c>: <c>[B, H, T, Dv]</c>.</summary>
+        public Tensor Output(Tensor start)
+        {
+            var corrected = UTilde - WTilde.matmul(start);                             // pseudo-values Ũ − W̃ S_n [B, H, N, C, Dv]
+            var o = DecayedQueries.matmul(start) + IntraScores.matmul(corrected);      // [B, H, N, C, Dv]
+            var flat = o.reshape(Batch, Heads, -1, Dv);
+            return flat.shape[2] == Length ? flat : flat[.., .., ..(int)Length];
+        }
+    }
+
+    static Pieces Prepare(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, int chunkSize, double? scale, UnitLowerInverse inverse)
+    {
+        var dtype = Householder.AccumulationType(q.dtype);
+        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
+        long c = Math.Min(chunkSize, t), n = (t + c - 1) / c, pad = n * c - t;
+        double sc = scale ?? 1.0 / Math.Sqrt(dk);
+        Tensor Rows(Tensor x) => (pad == 0 ? x.to(dtype) : F.pad(x.to(dtype), new long[] { 0, 0, 0, pad })).view(b, h, n, c, x.shape[3]);
+        Tensor Gates(Tensor x) => (pad == 0 ? x.to(dtype) : F.pad(x.to(dtype), new long[] { 0, pad })).view(b, h, n, c);
+
+        var qc = Rows(q) * sc;                                                        // [B, H, N, C, Dk]
+        var kc = Rows(k);
+        var vc = Rows(v);                                                             // [B, H, N, C, Dv]
+        var gamma = Gates(logDecay).cumsum(-1);                                       // γ, restarted in every chunk [B, H, N, C]
+        var bc = Gates(beta).unsqueeze(-1);                                           // [B, H, N, C, 1]
+        var above = ones(c, c, dtype: ScalarType.Bool, device: q.device).triu(1);
+        var decay = (gamma.unsqueeze(-1) - gamma.unsqueeze(-2)).masked_fill(above, double.NegativeInfinity).exp();   // Γ, 0 above the diagonal
+        var a = (bc * kc.matmul(kc.transpose(-2, -1)) * decay).tril(-1);             // A [B, H, N, C, C]
+        var ut = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && q.device_type == DeviceType.CUDA)
+            ? Householder.InverseUnitLower(a)
+            : Householder.InverseUnitLowerBlockwise(a);                               // T = (I + A)⁻¹
+        var toStart = gamma.exp().unsqueeze(-1);                                      // exp(γ_r): decay from the chunk's start to r
+        var bk = bc * kc;
+        var wTilde = ut.matmul(bk * toStart);                                         // W̃ [B, H, N, C, Dk]
+        var uTilde = ut.matmul(bc * vc);                                              // Ũ [B, H, N, C, Dv]
+        var total = gamma[.., .., .., ^1..];                                          // γ_C [B, H, N, 1]
+        var kToEnd = (kc * (total - gamma).exp().unsqueeze(-1)).transpose(-2, -1);    // K̃ᵀ [B, H, N, Dk, C]
+        var transition = total.exp().unsqueeze(-1) * eye(dk, dtype: dtype, device: q.device) - kToEnd.matmul(wTilde);   // M [B, H, N, Dk, Dk]
+        var injection = kToEnd.matmul(uTilde);                                        // B_n [B, H, N, Dk, Dv]
+        var intra = qc.matmul(kc.transpose(-2, -1)) * decay;                         // (QKᵀ ⊙ Γ), causal incl. diagonal
+        return new Pieces(b, h, t, n, dk, dv, dtype, transition, injection, qc * toStart, intra, wTilde, uTilde);
+    }
+
+    /// <summary><c>[B, H, N, X, Y]</c> → <c>[N, B·H, X, Y]</c>, contiguous.</summary>
+    static Tensor ChunkMajor(Tensor x, long g) => x.reshape(g, x.shape[2], x.shape[3], x.shape[4]).transpose(0, 1).contiguous();
+
+    /// <summary>The token loop in the computing dtype; adds every state to <paramref name="states"/> when given.</summary>
+    static (List<Tensor> Outputs, Tensor State) Loop(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        Tensor? initialState, double? scale, List<Tensor>? states)
+    {
+        var dtype = Householder.AccumulationType(q.dtype);
+        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
+        double sc = scale ?? 1.0 / Math.Sqrt(dk);
+        var qs = sc * q.to(dtype);
+        var kk = k.to(dtype);
+        var vv = v.to(dtype);
+        var alpha = logDecay.to(dtype).exp();
+        var bb = beta.to(dtype);
+        var s = initialState?.to(dtype) ?? zeros(b, h, dk, dv, dtype: dtype, device: q.device);
+        var outputs = new List<Tensor>((int)t);
+        for (int i = 0; i < t; i++)
+        {
+            using var step = NewDisposeScope();
+            var (o, next) = Update(s, qs[.., .., i], kk[.., .., i], vv[.., .., i], alpha[.., .., i], bb[.., .., i]);
+            outputs.Add(o.MoveToOuterDisposeScope());
+            s = next.MoveToOuterDisposeScope();
+            states?.Add(s);
+        }
+        return (outputs, s);
+    }
+
+    /// <summary>One token: state <c>[B, H, Dk, Dv]</c>, scaled q and k <c>[B, H, Dk]</c>, v <c>[B, H, Dv]</c>, α and β <c>[B, H]</c>.</summary>
+    static (Tensor Output, Tensor State) Update(Tensor s, Tensor q, Tensor k, Tensor v, Tensor alpha, Tensor beta)
+    {
+        var decayed = alpha.unsqueeze(-1).unsqueeze(-1) * s;
+        var error = v - k.unsqueeze(-2).matmul(decayed).squeeze(-2);                 // v − Sᵀk  [B, H, Dv]
+        var next = decayed + (beta.unsqueeze(-1) * k).unsqueeze(-1) * error.unsqueeze(-2);
+        return (q.unsqueeze(-2).matmul(next).squeeze(-2), next);
+    }
+
+    static void CheckInputs(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, Tensor? initialState)
+    {
+        Shapes.Rank(q, 4, nameof(q), "[B, H, T, Dk]");
+        long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3];
+        if (t < 1) throw new ArgumentException($"q must have shape [B, H, T, Dk] with T ≥ 1, got {Shapes.Describe(q)}.", nameof(q));
+        Shapes.Exactly(k, nameof(k), "[B, H, T, Dk]", b, h, t, dk);
+        Shapes.Exactly(v, nameof(v), "[B, H, T, Dv]", b, h, t, -1);
+        Shapes.Exactly(logDecay, nameof(logDecay), "[B, H, T]", b, h, t);
+        Shapes.Exactly(beta, nameof(beta), "[B, H, T]", b, h, t);
+        foreach (var (x, name) in new[] { (q, nameof(q)), (k, nameof(k)), (v, nameof(v)), (logDecay, nameof(logDecay)), (beta, nameof(beta)) })
+            Shapes.Floating(x, name);
+        if (initialState is not null)
+        {
+            Shapes.Exactly(initialState, nameof(initialState), "[B, H, Dk, Dv]", b, h, dk, v.shape[3]);
+            Shapes.Floating(initialState, nameof(initialState));
+        }
+    }
+}

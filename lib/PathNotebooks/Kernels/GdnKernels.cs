@@ -1,0 +1,35 @@
+using PathNotebooks.DeltaNet;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PathNotebooks.Kernels;
+
+/// <summary>
+/// The gated delta rule: the chunked form at C = 64 and C = 128 (fewer sequential chunk steps, bigger batched
+/// matmuls), and the prefix-scan form at C = 64. It reuses the registry's common inputs: logForget as log α and β as
+/// drawn, in (0, 2) — the negative-eigenvalue range, which every form of the rule supports. q and k are L2-normalised
+/// inside every variant and inside the reference, as the layer feeds the rule unit vectors (PaTH's w is drawn for the
+/// shared input bundle but not read).
+/// </summary>
+static class GdnKernels
+{
+    public static KernelOp Op { get; } = new("gdn", "gated delta rule (linear attention with a decayed delta-rule state)",
+        new KernelInputSpec(Transforms: true, LogForget: true), Reference, new[]
+        {
+            Variant("gdn chunked (C=64)", i => GatedDeltaRule.Chunked(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 64).Output),
+            Variant("gdn chunked (C=128)", i => GatedDeltaRule.Chunked(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 128).Output),
+            Variant("gdn chunked scan (C=64)", i => GatedDeltaRule.ChunkedScan(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 64).Output),
+        });
+
+    static KernelVariant Variant(string name, Func<KernelInputs, Tensor> forward) => new(name, forward);
+
+    /// <summary>Unit rows, in the input's dtype.</summary>
+    static Tensor Unit(Tensor x) => F.normalize(x, p: 2, dim: -1);
+
+    /// <summary>The token recurrence (<see cref="GatedDeltaRule.Recurrent"/>) in float64.</summary>
+    static Tensor Reference(KernelInputs i)
+    {
+        static Tensor F64(Tensor t) => t.to(ScalarType.Float64);
+        return GatedDeltaRule.Recurrent(Unit(F64(i.Q)), Unit(F64(i.K)), F64(i.V), F64(i.RequireLogForget), F64(i.RequireBeta)).Output;
+    }
+}
