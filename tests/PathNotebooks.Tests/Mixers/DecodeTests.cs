@@ -3,6 +3,7 @@ using PathNotebooks.Mixers;
 using PathNotebooks.Models;
 using PathNotebooks.PaTH;
 using PathNotebooks.Softmax;
+using PathNotebooks.Sparse;
 
 namespace PathNotebooks.Tests.Mixers;
 
@@ -26,6 +27,10 @@ public class DecodeTests
         new FoxSpec(),
         new FoxSpec { OutputGate = true, QkNorm = true, KvShift = true },
         new FoxSpec { KvShift = true },
+        new NsaSpec { BlockSize = 2, SelectedBlocks = 1, Window = 1, KvHeads = 1 },
+        new NsaSpec { BlockSize = 3, SelectedBlocks = 2, Window = 4 },
+        new NsaSpec { BlockSize = 2, SelectedBlocks = 3, Window = 2, KvHeads = 3, Rope = false },
+        new NsaSpec { BlockSize = 3, SelectedBlocks = 3, Window = 3, KvHeads = 1 },
     }.Select(s => new object[] { s });
 
     static TokenMixer Mixer(MixerSpec spec, int seed)
@@ -99,6 +104,7 @@ public class DecodeTests
     public void UnboundedStatesGrowByOneTokenPerStep(MixerSpec spec)
     {
         if (spec is SoftmaxAttentionSpec { Window: not null }) return;
+        if (spec is NsaSpec) return;                    // one token per step plus a block mean every BlockSize steps (SparseLayerTests)
         var mixer = Mixer(spec, seed: 5);
         var bytes = new List<long>();
         Decode(mixer, randn(2, 6, Dimensions.DModel, dtype: float64), s => bytes.Add(s.Bytes));
