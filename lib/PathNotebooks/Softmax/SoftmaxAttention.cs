@@ -7,7 +7,8 @@ namespace PathNotebooks.Softmax;
 
 /// <summary>
 /// Multi-head causal softmax attention with a fixed position encoding: NoPE, RoPE or ALiBi, optionally a sliding
-/// window (<see cref="SoftmaxAttentionSpec"/>). The fast path is libtorch's fused <c>scaled_dot_product_attention</c>;
+/// window (<see cref="SoftmaxAttentionSpec"/>). The fast path is libtorch's fused <c>scaled_dot_product_attention</c>
+/// (for a long windowed sequence, its blockwise form <see cref="SlidingWindowAttention.Blockwise"/>);
 /// the explicit path softmax(scale·QKᵀ + bias)·V runs when probabilities are captured. Decodes with a <see cref="KvCache"/>.
 /// </summary>
 public sealed class SoftmaxAttention : TokenMixer
@@ -53,6 +54,12 @@ public sealed class SoftmaxAttention : TokenMixer
         if (LogitScale != 1.0) q = q * LogitScale;
 
         int? window = EffectiveWindow;
+        if (!CaptureAttention && window is int wb && SlidingWindowAttention.UsesBlockwise(spec.WindowKernel, (int)t, wb))
+        {
+            var slopes = spec.Position == AttentionPosition.ALiBi ? Alibi.Slopes(h).to(x.device) : null;
+            var yb = SlidingWindowAttention.Blockwise(q, k, v, wb, alibiSlopes: slopes);
+            return projections.Output(projections.Merge(yb)).MoveToOuterDisposeScope();
+        }
         Tensor? bias = null;                                                       // [H or 1, T, T] additive
         if (spec.Position == AttentionPosition.ALiBi)
         {

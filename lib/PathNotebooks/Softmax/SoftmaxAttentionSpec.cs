@@ -22,6 +22,10 @@ public sealed record SoftmaxAttentionSpec : MixerSpec
 
     public RopePairing RopePairing { get; init; } = RopePairing.RotateHalf;
 
+    /// <summary>How a windowed layer computes its forward pass: <see cref="Softmax.WindowKernel.Auto"/> (dense up to
+    /// T = 1024, blockwise beyond), or one form always. Ignored without a window; decoding always uses the ring buffer.</summary>
+    public WindowKernel WindowKernel { get; init; } = WindowKernel.Auto;
+
     public override string Name => Window is int w ? $"{Position}-window{w}" : Position.ToString();
 
     public override void Check(MixerDimensions dimensions)

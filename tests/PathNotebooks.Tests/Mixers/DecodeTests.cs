@@ -4,6 +4,7 @@ using PathNotebooks.Mixers;
 using PathNotebooks.Models;
 using PathNotebooks.PaTH;
 using PathNotebooks.Softmax;
+using PathNotebooks.Sparse;
 
 namespace PathNotebooks.Tests.Mixers;
 
@@ -31,6 +32,10 @@ public class DecodeTests
         new GatedDeltaNetSpec { Gate = false },
         new GatedDeltaNetSpec { ConvKernel = 1, ChunkSize = 3 },
         new GatedDeltaNetSpec { ValueExpansion = 2, HeadDim = 5, ChunkSize = 4 },
+        new NsaSpec { BlockSize = 2, SelectedBlocks = 1, Window = 1, KvHeads = 1 },
+        new NsaSpec { BlockSize = 3, SelectedBlocks = 2, Window = 4 },
+        new NsaSpec { BlockSize = 2, SelectedBlocks = 3, Window = 2, KvHeads = 3, Rope = false },
+        new NsaSpec { BlockSize = 3, SelectedBlocks = 3, Window = 3, KvHeads = 1 },
     }.Select(s => new object[] { s });
 
     static TokenMixer Mixer(MixerSpec spec, int seed)
@@ -116,6 +121,7 @@ public class DecodeTests
     public void UnboundedStatesGrowByOneTokenPerStep(MixerSpec spec)
     {
         if (spec is SoftmaxAttentionSpec { Window: not null } or GatedDeltaNetSpec) return;   // constant-size states
+        if (spec is NsaSpec) return;                    // one token per step plus a block mean every BlockSize steps (SparseLayerTests)
         var mixer = Mixer(spec, seed: 5);
         var bytes = new List<long>();
         Decode(mixer, randn(2, 6, Dimensions.DModel, dtype: float64), s => bytes.Add(s.Bytes));
