@@ -88,4 +88,21 @@ public static class AssociativeMemory
         var perWrite = (right * stored.to(ScalarType.Float64).unsqueeze(0)).sum(-1) / arange(1, n + 1, dtype: ScalarType.Float64);
         return perWrite.mean(new long[] { 0 }).data<double>().ToArray();
     }
+
+    /// <summary>
+    /// Recall by age after all writes: entry a is the fraction of trials in which the pair written a writes before the
+    /// last (a = 0: the newest) is read back correctly from the final memory (closest to its own value among all stored
+    /// values). Shows which pairs a full memory keeps: all a little (interference) or the recent ones (overwriting).
+    /// </summary>
+    /// <returns>one value per age 0 … pairs − 1</returns>
+    public static double[] RecallByAge(Tensor states, Tensor keys, Tensor values)
+    {
+        Shapes.Rank(states, 4, nameof(states), "[trials, pairs, Dk, Dv]");
+        using var scope = NewDisposeScope();
+        long n = states.shape[1];
+        var final = states[.., -1];                                                      // [trials, Dk, Dv]
+        var scores = keys.matmul(final).matmul(values.transpose(-2, -1));                // [trials, i, j]
+        var right = scores.argmax(-1).eq(arange(n).view(1, n)).to(ScalarType.Float64);  // [trials, i]
+        return right.mean(new long[] { 0 }).flip(0).data<double>().ToArray();
+    }
 }

@@ -11,7 +11,7 @@ namespace PathNotebooks.Softmax;
 /// <item><see cref="Dense"/>: one SDPA call with a <c>[T, T]</c> band mask. Simple; memory O(T²) for the mask (and for
 /// the logits where the fused kernel cannot run).</item>
 /// <item><see cref="Blockwise"/>: the sequence is cut into N query blocks of C tokens; block n only needs the keys
-/// nC − W + 1 … nC + C − 1, a tile of L = C + W − 1 keys. K and V are padded by W − 1 zeros on the left and unfolded into
+/// nC − W + 1 … nC + C − 1, a tile of C + W − 1 keys (L, rounded up to a multiple of 8). K and V are padded by W − 1 zeros on the left and unfolded into
 /// N overlapping tiles <c>[B, H, N, L, D]</c>; the band inside a tile is the same for every block (query a sees tile
 /// rows a … a + W − 1), so one <c>[N, C, L]</c> mask serves all of them and a single SDPA call over the batch of
 /// blocks does the work. Memory O(T·(C + W)) instead of O(T²).</item>
@@ -75,10 +75,12 @@ public static class SlidingWindowAttention
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3], dv = v.shape[3];
         window = (int)Math.Min(window, t);                      // a window longer than the sequence is full causal attention
         int c = blockSize ?? DefaultBlockSize(window);
-        long n = (t + c - 1) / c, padded = n * c, tile = c + window - 1;
+        long n = (t + c - 1) / c, padded = n * c, needed = c + window - 1;
+        long tile = (needed + 7) / 8 * 8;        // a multiple of 8 keeps the mask rows aligned for the fused kernels
         // Queries padded at the end to N·C; keys and values also W − 1 zeros in front, so tile n starts at row n·C.
+        // The extra tile rows lie beyond every query's band and stay masked.
         var qb = F.pad(q, new long[] { 0, 0, 0, padded - t }).view(b, h, n, c, d);
-        Tensor Tiles(Tensor x) => F.pad(x, new long[] { 0, 0, window - 1, padded - t })
+        Tensor Tiles(Tensor x) => F.pad(x, new long[] { 0, 0, window - 1, padded - t + tile - needed })
             .unfold(2, tile, c).transpose(-2, -1);                                              // [B, H, N, L, D]
         var kb = Tiles(k);
         var vb = Tiles(v);

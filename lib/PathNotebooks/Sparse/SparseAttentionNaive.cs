@@ -42,10 +42,15 @@ public static class SparseAttentionNaive
         double scale = 1 / Math.Sqrt(q.shape[3]);
         var kh = SparseAttention.ForHeads(k, g);                                    // [B, H, T, D]
         var vh = SparseAttention.ForHeads(v, g);
+        // Mean key and value of every complete block, [B, H, ⌊T/l⌋, D]; query i reads the first ⌊(i + 1)/l⌋ of them.
+        int blocks = t / blockSize;
+        var kMeans = kh[.., .., ..(blocks * blockSize)].reshape(b, h, blocks, blockSize, kh.shape[3]).mean(new long[] { 3 });
+        var vMeans = vh[.., .., ..(blocks * blockSize)].reshape(b, h, blocks, blockSize, vh.shape[3]).mean(new long[] { 3 });
         var chosen = new long[b, hkv, t, selectedBlocks];
         var rows = new List<Tensor>();
         for (int i = 0; i < t; i++)
         {
+            using var step = NewDisposeScope();                                     // one query's temporaries
             var qi = q[.., .., i..(i + 1)];                                         // [B, H, 1, D]
 
             // Compressed: the means of the blocks that end at or before i.
@@ -54,8 +59,8 @@ public static class SparseAttentionNaive
             var importance = new double[b, hkv, complete];
             if (complete > 0)
             {
-                var kc = kh[.., .., ..(complete * blockSize)].view(b, h, complete, blockSize, -1).mean(new long[] { 3 });
-                var vc = vh[.., .., ..(complete * blockSize)].view(b, h, complete, blockSize, -1).mean(new long[] { 3 });
+                var kc = kMeans[.., .., ..complete];
+                var vc = vMeans[.., .., ..complete];
                 var p = (qi.matmul(kc.transpose(-2, -1)) * scale).softmax(-1);    // [B, H, 1, complete]
                 compressed = p.matmul(vc);
                 var summed = p.detach().view(b, hkv, g, complete).sum(2).contiguous().data<double>().ToArray();
@@ -88,7 +93,7 @@ public static class SparseAttentionNaive
             int first = Math.Max(0, i - window + 1);
             var windowed = (qi.matmul(kh[.., .., first..(i + 1)].transpose(-2, -1)) * scale).softmax(-1).matmul(vh[.., .., first..(i + 1)]);
 
-            rows.Add(SparseAttention.Mix(gates[.., .., i..(i + 1)], compressed, selected, windowed));
+            rows.Add(SparseAttention.Mix(gates[.., .., i..(i + 1)], compressed, selected, windowed).MoveToOuterDisposeScope());
         }
         var output = cat(rows, 2);
         var flat = new long[chosen.Length];
