@@ -12,7 +12,7 @@ namespace PathNotebooks.Experiments;
 /// </summary>
 /// <remarks>
 /// The LTE paper's laNSA uses blocks of 64 tokens, 16 selected blocks and a window of 512 at a training length of 4 096;
-/// its GDN+SWA a window of 1 024 (GDN+SWA) at the same length. Both sizes here scale those ratios to their L: the NSA
+/// its GDN+SWA a window of 1 024 at the same length. Both sizes here scale those ratios to their L: the NSA
 /// window is L/8 and it selects blocks covering L/4 of the tokens; the SWA window is L/4, about the budget NSA reads.
 /// </remarks>
 public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSettings>
@@ -118,6 +118,9 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
             throw new ArgumentOutOfRangeException(nameof(MqarKeys), MqarKeys, "MqarKeys must be ≥ every pair count used.");
         if (NeedleDepths is null || NeedleDepths.Length == 0 || NeedleDepths.Any(d => d is < 0 or > 1))
             throw new ArgumentException("NeedleDepths must list depths in [0, 1].", nameof(NeedleDepths));
+        SparseAttention.CheckLength(TrainLength);                         // top-n must leave the selection something to choose
+        _ = SlidingWindow;                                                // window ≤ 0 and the like throw here, naming the field
+        _ = GatedDeltaNet;
         return this;
     }
 }

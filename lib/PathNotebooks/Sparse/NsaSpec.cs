@@ -45,6 +45,20 @@ public sealed record NsaSpec : MixerSpec
             throw new ArgumentException($"RoPE needs an even head dimension; DModel/Heads = {dimensions.HeadDim}.", nameof(dimensions.Heads));
     }
 
+    /// <summary>
+    /// Throws naming <see cref="SelectedBlocks"/> when a model meant for sequences of <paramref name="length"/> tokens
+    /// would select more blocks than such a sequence has: the selected branch would read everything, i.e. be full
+    /// attention. (The layer itself accepts any length: early queries of every sequence see fewer blocks than n.)
+    /// </summary>
+    public void CheckLength(int length)
+    {
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be ≥ 1.");
+        long blocks = (length + BlockSize - 1) / BlockSize;
+        if (SelectedBlocks > blocks)
+            throw new ArgumentOutOfRangeException(nameof(SelectedBlocks), SelectedBlocks,
+                $"SelectedBlocks ({SelectedBlocks}) is larger than the {blocks} blocks of {BlockSize} tokens in a {length}-token sequence.");
+    }
+
     public override TokenMixer Create(MixerDimensions dimensions) => new NativeSparseAttention(this, dimensions);
 
     /// <summary>The full KV cache (a key and a value per token and KV head) plus one mean key and value per complete block.</summary>

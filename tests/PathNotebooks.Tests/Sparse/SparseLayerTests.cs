@@ -31,6 +31,16 @@ public class SparseLayerTests
     }
 
     [Fact]
+    public void SelectingMoreBlocksThanASequenceHasIsAnError()
+    {
+        new NsaSpec { BlockSize = 16, SelectedBlocks = 4 }.CheckLength(64);                 // exactly 4 blocks: fine
+        new NsaSpec { BlockSize = 16, SelectedBlocks = 4 }.CheckLength(50);                 // 4 blocks, the last one partial
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new NsaSpec { BlockSize = 16, SelectedBlocks = 5 }.CheckLength(64));
+        Assert.Equal("SelectedBlocks", error.ParamName);
+        Assert.Contains("4 blocks", error.Message);
+    }
+
+    [Fact]
     public void StateGrowsByATokenPerStepAndABlockMeanPerBlock()
     {
         var spec = new NsaSpec { BlockSize = 3, SelectedBlocks = 2, Window = 2, KvHeads = 2 };
