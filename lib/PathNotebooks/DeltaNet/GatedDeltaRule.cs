@@ -140,7 +140,8 @@ public static class GatedDeltaRule
             // (not baddbmm: TorchSharp 0.107 passes its operands to libtorch in the wrong order)
             s = s is null ? bn[n] : m[n].bmm(s).add_(bn[n]);                           // with no initial state, S_1 = B_0
         }
-        var start = stack(starts, 0).view(p.Chunks, p.Batch, p.Heads, dk, dv).permute(1, 2, 0, 3, 4);   // [B, H, N, Dk, Dv]
+        // Stacked straight into [B·H, N, ·, ·]: a permuted (non-contiguous) operand sends libtorch's CPU matmul to a slow loop.
+        var start = stack(starts, 1).view(p.Batch, p.Heads, p.Chunks, dk, dv);       // [B, H, N, Dk, Dv]
         var o = p.Output(start);
         return (o.to(q.dtype).MoveToOuterDisposeScope(), s!.view(p.Batch, p.Heads, dk, dv).MoveToOuterDisposeScope());
     }
@@ -238,17 +239,20 @@ public static class GatedDeltaRule
         var dtype = Householder.AccumulationType(q.dtype);
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], dk = q.shape[3], dv = v.shape[3];
         double sc = scale ?? 1.0 / Math.Sqrt(dk);
-        var qs = sc * q.to(dtype);
-        var kk = k.to(dtype);
-        var vv = v.to(dtype);
-        var alpha = logDecay.to(dtype).exp();
-        var bb = beta.to(dtype);
+        // Time-major and unbound once: every step reads contiguous [B, H, ·] slices, and the backward of all the
+        // slices is one stack (slicing per step would scatter each step's gradient into a full-length zero tensor).
+        static Tensor[] Steps(Tensor x) => x.movedim(new long[] { 2 }, new long[] { 0 }).contiguous().unbind(0);
+        var qs = Steps(sc * q.to(dtype));
+        var kk = Steps(k.to(dtype));
+        var vv = Steps(v.to(dtype));
+        var alpha = Steps(logDecay.to(dtype).exp());
+        var bb = Steps(beta.to(dtype));
         var s = initialState?.to(dtype) ?? zeros(b, h, dk, dv, dtype: dtype, device: q.device);
         var outputs = new List<Tensor>((int)t);
         for (int i = 0; i < t; i++)
         {
             using var step = NewDisposeScope();
-            var (o, next) = Update(s, qs[.., .., i], kk[.., .., i], vv[.., .., i], alpha[.., .., i], bb[.., .., i]);
+            var (o, next) = Update(s, qs[i], kk[i], vv[i], alpha[i], bb[i]);
             outputs.Add(o.MoveToOuterDisposeScope());
             s = next.MoveToOuterDisposeScope();
             states?.Add(s);

@@ -121,9 +121,9 @@ public class GatedDeltaNetLayerTests
         var gen = new Generator(7);
         var points = Trainer.Train(model, _ =>
         {
-            var x = randint(0, 11, new long[] { 8, 20 }, generator: gen);
+            var x = randint(0, 11, new long[] { 8, 16 }, generator: gen);
             return new Batch(x, x.roll(1, 1), null);                              // predict the previous token
-        }, new TrainOptions { Steps = 60, LearningRate = 1e-2, LogEvery = 20 });
+        }, new TrainOptions { Steps = 30, LearningRate = 1e-2, LogEvery = 10 });
         Assert.All(points, p => Assert.True(double.IsFinite(p.Loss)));
         Assert.True(points[^1].Loss < points[0].Loss, $"loss {points[0].Loss} → {points[^1].Loss}");
         model.eval();
