@@ -94,9 +94,9 @@ public static class GatedDeltaRule
     /// <summary>
     /// The chunkwise form (see docs/gated-deltanet.md, "Chunks"): within chunks of C tokens, with the chunk-local
     /// cumulative log decay γ and Γ_rs = exp(γ_r − γ_s) (r ≥ s, masked before the exponential),
-    /// <para><c>A = strictLower(diag(β) (K Kᵀ) ⊙ Γ)</c>, <c>T = (I + A)⁻¹</c> (the UT transform of PaTH, by
-    /// <see cref="Householder.InverseUnitLower"/> or <see cref="Householder.InverseUnitLowerBlockwise"/>),
-    /// <c>W̃ = T diag(β) (exp(γ) ⊙ K)</c>, <c>Ũ = T diag(β) V</c>,</para>
+    /// <para><c>A = strictLower(diag(β) (K Kᵀ) ⊙ Γ)</c>, <c>T = (I + A)⁻¹</c> (the UT transform of PaTH),
+    /// <c>W̃ = T diag(β) (exp(γ) ⊙ K)</c>, <c>Ũ = T diag(β) V</c>; T is never formed on the solve path: both come from one
+    /// unit-triangular solve <c>(I + A) [W̃ | Ũ] = [diag(β)(exp(γ) ⊙ K) | diag(β) V]</c>,</para>
     /// <para>so that chunk n maps the state at its start to <c>S_{n+1} = M_n S_n + B_n</c> with
     /// <c>M_n = exp(γ_C) I − K̃ᵀ W̃</c>, <c>B_n = K̃ᵀ Ũ</c>, <c>K̃ = exp(γ_C − γ) ⊙ K</c>. Everything except that
     /// recurrence is batched over all chunks; the recurrence is one batched matmul and an add per chunk (2·T/C sequential
@@ -116,8 +116,10 @@ public static class GatedDeltaRule
     /// <param name="chunkSize">C ≥ 1; any value gives the same result, speed differs</param>
     /// <param name="initialState">S before the first token <c>[B, H, Dk, Dv]</c> (default zeros)</param>
     /// <param name="scale">read-out scale (default <c>1/√Dk</c>)</param>
-    /// <param name="inverse">how <c>I + A</c> is inverted (<see cref="UnitLowerInverse.Auto"/>: triangular solve on CUDA,
-    /// block recursion elsewhere); same result either way</param>
+    /// <param name="inverse">how <c>I + A</c> is inverted (<see cref="UnitLowerInverse.TriangularSolve"/>: one solve for
+    /// <c>[W̃ | Ũ]</c>; <see cref="UnitLowerInverse.Blockwise"/>: <see cref="Householder.InverseUnitLowerBlockwise"/> times
+    /// the right-hand sides; <see cref="UnitLowerInverse.Auto"/>: the solve on CUDA, block recursion elsewhere); same
+    /// result either way</param>
     /// <returns>output <c>[B, H, T, Dv]</c> in q's dtype, and the state after the last token <c>[B, H, Dk, Dv]</c></returns>
     public static (Tensor Output, Tensor FinalState) Chunked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
         int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
@@ -214,19 +216,32 @@ public static class GatedDeltaRule
         var above = ones(c, c, dtype: ScalarType.Bool, device: q.device).triu(1);
         var decay = (gamma.unsqueeze(-1) - gamma.unsqueeze(-2)).masked_fill(above, double.NegativeInfinity).exp();   // Γ, 0 above the diagonal
         var a = (bc * kc.matmul(kc.transpose(-2, -1)) * decay).tril(-1);             // A [B, H, N, C, C]
-        var ut = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && q.device_type == DeviceType.CUDA)
-            ? Householder.InverseUnitLower(a)
-            : Householder.InverseUnitLowerBlockwise(a);                               // T = (I + A)⁻¹
         var toStart = gamma.exp().unsqueeze(-1);                                      // exp(γ_r): decay from the chunk's start to r
-        var bk = bc * kc;
-        var wTilde = ut.matmul(bk * toStart);                                         // W̃ [B, H, N, C, Dk]
-        var uTilde = ut.matmul(bc * vc);                                              // Ũ [B, H, N, C, Dv]
+        var rhs = cat(new[] { bc * kc * toStart, bc * vc }, -1);                      // [diag(β)(exp(γ) ⊙ K) | diag(β) V] [B, H, N, C, Dk+Dv]
+        var wu = SolveUnitLower(a, rhs, inverse);                                     // [W̃ | Ũ] = (I + A)⁻¹ [·|·], no explicit T
+        var wTilde = wu.narrow(-1, 0, dk);                                            // W̃ [B, H, N, C, Dk]
+        var uTilde = wu.narrow(-1, dk, dv);                                           // Ũ [B, H, N, C, Dv]
         var total = gamma[.., .., .., ^1..];                                          // γ_C [B, H, N, 1]
         var kToEnd = (kc * (total - gamma).exp().unsqueeze(-1)).transpose(-2, -1);    // K̃ᵀ [B, H, N, Dk, C]
         var transition = total.exp().unsqueeze(-1) * eye(dk, dtype: dtype, device: q.device) - kToEnd.matmul(wTilde);   // M [B, H, N, Dk, Dk]
         var injection = kToEnd.matmul(uTilde);                                        // B_n [B, H, N, Dk, Dv]
         var intra = qc.matmul(kc.transpose(-2, -1)) * decay;                         // (QKᵀ ⊙ Γ), causal incl. diagonal
         return new Pieces(b, h, t, n, dk, dv, dtype, transition, injection, qc * toStart, intra, wTilde, uTilde);
+    }
+
+    /// <summary>
+    /// <c>(I + A)⁻¹ R</c> for strictly lower-triangular <c>A</c> <c>[..., C, C]</c> and right-hand sides <c>R</c>
+    /// <c>[..., C, X]</c>. <see cref="UnitLowerInverse.TriangularSolve"/>: one unit-triangular solve with every right-hand
+    /// side at once (never forms the inverse: half the work of solving for I and then multiplying, one kernel);
+    /// <see cref="UnitLowerInverse.Blockwise"/>: the block-recursive inverse times R (batched matmuls only, what libtorch's
+    /// CPU does fastest for many small matrices). Auto: the solve on CUDA, the block inverse elsewhere.
+    /// </summary>
+    static Tensor SolveUnitLower(Tensor a, Tensor rhs, UnitLowerInverse inverse)
+    {
+        bool solve = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && a.device_type == DeviceType.CUDA);
+        if (!solve) return Householder.InverseUnitLowerBlockwise(a).matmul(rhs);
+        var unit = a + eye(a.shape[^1], dtype: a.dtype, device: a.device);
+        return linalg.solve_triangular(unit, rhs, upper: false, left: true, unitriangular: true);
     }
 
     /// <summary><c>[B, H, N, X, Y]</c> → <c>[N, B·H, X, Y]</c>, contiguous.</summary>
