@@ -24,6 +24,15 @@ public static class GatedDeltaRule
     public const int DefaultChunkSize = 64;
 
     /// <summary>
+    /// The usual number of chunks <see cref="Chunked"/> composes into one affine map before the sequential loop. The loop
+    /// costs about <c>2(G − 1) + N/G + 2(G − 1)</c> dependent kernel launches instead of N (pairs); that is flat near its
+    /// minimum <c>G ≈ √(N/2)</c>, which is 4–8 for the N = 32…128 chunks of training lengths, and every extra member adds
+    /// a little arithmetic (the prefix products are Dk×(Dk+Dv) instead of Dk×Dv). 8 keeps the loop at N/8 steps where
+    /// launches dominate (long T on a GPU).
+    /// </summary>
+    public const int DefaultChunksPerGroup = 8;
+
+    /// <summary>
     /// The token recurrence, one step per position: the reference every other form is tested against (run it in
     /// float64). Differentiable by autograd; T sequential steps, so meant for checks and short sequences.
     /// </summary>
@@ -100,7 +109,8 @@ public static class GatedDeltaRule
     /// <para>so that chunk n maps the state at its start to <c>S_{n+1} = M_n S_n + B_n</c> with
     /// <c>M_n = exp(γ_C) I − K̃ᵀ W̃</c>, <c>B_n = K̃ᵀ Ũ</c>, <c>K̃ = exp(γ_C − γ) ⊙ K</c>. Everything except that
     /// recurrence is batched over all chunks; the recurrence is one batched matmul and an add per chunk (2·T/C sequential
-    /// kernel launches), and the outputs come afterwards from all chunk-start states at once:
+    /// kernel launches if run chunk by chunk; here G consecutive chunks are first composed into one map, see
+    /// <paramref name="chunksPerGroup"/>), and the outputs come afterwards from all chunk-start states at once:
     /// <c>O = (exp(γ) ⊙ Q) S_n + (QKᵀ ⊙ Γ) (Ũ − W̃ S_n)</c>.</para>
     /// Exact (tests pin it to <see cref="Recurrent"/> in float64), differentiable by autograd, any T (the last chunk is
     /// right-padded with k = v = q = 0, β = 0, g = 0: identity transitions that leave the state alone). A chunk larger
@@ -120,32 +130,89 @@ public static class GatedDeltaRule
     /// <c>[W̃ | Ũ]</c>; <see cref="UnitLowerInverse.Blockwise"/>: <see cref="Householder.InverseUnitLowerBlockwise"/> times
     /// the right-hand sides; <see cref="UnitLowerInverse.Auto"/>: the solve on CUDA, block recursion elsewhere); same
     /// result either way</param>
+    /// <param name="chunksPerGroup">G ≥ 1: the chunk recurrence runs in three phases instead of N dependent steps.
+    /// (1) Within every group of G consecutive chunks, batched over all groups, the prefix maps
+    /// <c>(P_j, Q_j) = (M_j P_{j−1}, M_j Q_{j−1} + B_j)</c> (G − 1 steps); (2) the loop over the N/G groups with each
+    /// group's composed map <c>S_{next group} = P_{G−1} S + Q_{G−1}</c>; (3) every chunk start inside the groups from its
+    /// group's start, again batched over all groups (G − 1 steps of <c>S ← M S + B</c>). A ragged rest of N mod G chunks
+    /// runs chunk by chunk after the groups. Grouping is skipped (plain chunk loop) when it would not give fewer
+    /// sequential steps than N, e.g. for short sequences; 1 always runs the plain loop. Same result for every G.</param>
     /// <returns>output <c>[B, H, T, Dv]</c> in q's dtype, and the state after the last token <c>[B, H, Dk, Dv]</c></returns>
     public static (Tensor Output, Tensor FinalState) Chunked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
-        int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
+        int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto,
+        int chunksPerGroup = DefaultChunksPerGroup)
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
+        if (chunksPerGroup < 1) throw new ArgumentOutOfRangeException(nameof(chunksPerGroup), chunksPerGroup, "chunksPerGroup must be ≥ 1.");
         using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
         var p = Prepare(q, k, v, logDecay, beta, chunkSize, scale, inverse);
-
-        // The only sequential part: S_{n+1} = M_n S_n + B_n, chunk-major so that chunk n is a contiguous [G, ·, ·] block.
-        long g = p.Batch * p.Heads, dk = p.Dk, dv = p.Dv;
-        var m = ChunkMajor(p.Transition, g);                                          // [N, G, Dk, Dk]
-        var bn = ChunkMajor(p.Injection, g);                                          // [N, G, Dk, Dv]
-        var starts = new List<Tensor>((int)p.Chunks);
-        Tensor? s = initialState?.to(p.DType).reshape(g, dk, dv);
-        for (int n = 0; n < p.Chunks; n++)
+        long x = p.Batch * p.Heads, dk = p.Dk, dv = p.Dv, n = p.Chunks;
+        // [M_n | B_n] with B·H folded: every slice below is a strided view (batch and row strides), no copies.
+        var maps = p.Maps.view(x, n, dk, dk + dv);                                    // [B·H, N, Dk, Dk+Dv]
+        Tensor? s = initialState?.to(p.DType).reshape(x, dk, dv);
+        long g = GroupSize(n, chunksPerGroup), full = g == 1 ? 0 : n / g;
+        var pieces = new List<Tensor>();                                              // chunk-start states, in chunk order
+        if (full > 0)
         {
-            starts.Add(s ?? zeros(g, dk, dv, dtype: p.DType, device: q.device));
-            // (not baddbmm: TorchSharp 0.107 passes its operands to libtorch in the wrong order)
-            s = s is null ? bn[n] : m[n].bmm(s).add_(bn[n]);                           // with no initial state, S_1 = B_0
+            var grouped = maps.narrow(1, 0, full * g).view(x, full, g, dk, dk + dv);  // [B·H, N/G, G, Dk, Dk+Dv]
+            // (1) [P_j | Q_j]: the map from the group's start to the end of its chunk j.
+            var prefix = grouped.select(2, 0);                                        // [B·H, N/G, Dk, Dk+Dv]
+            for (int j = 1; j < g; j++)
+            {
+                var e = grouped.select(2, j);
+                var next = e.narrow(-1, 0, dk).matmul(prefix);                        // [M_j P | M_j Q]
+                next.narrow(-1, dk, dv).add_(e.narrow(-1, dk, dv));                   // … + [0 | B_j]
+                prefix = next;
+            }
+            // (2) The only long sequential part, one step per group; group-major so that each step reads a contiguous block.
+            var across = prefix.transpose(0, 1).contiguous();                         // [N/G, B·H, Dk, Dk+Dv]
+            var groupStarts = new List<Tensor>((int)full);
+            for (int i = 0; i < full; i++)
+            {
+                groupStarts.Add(s ?? zeros(x, dk, dv, dtype: p.DType, device: q.device));
+                s = Advance(across[i], s, dk, dv);
+            }
+            // (3) Chunk starts inside every group from the group's start, batched over groups.
+            var inGroup = new List<Tensor>((int)g) { stack(groupStarts, 1) };          // [B·H, N/G, Dk, Dv]
+            for (int j = 0; j < g - 1; j++)
+            {
+                var e = grouped.select(2, j);
+                inGroup.Add(e.narrow(-1, 0, dk).matmul(inGroup[j]).add_(e.narrow(-1, dk, dv)));
+            }
+            pieces.Add(stack(inGroup, 2).view(x, full * g, dk, dv));                  // [B·H, G·(N/G), Dk, Dv]
         }
-        // Stacked straight into [B·H, N, ·, ·]: a permuted (non-contiguous) operand sends libtorch's CPU matmul to a slow loop.
-        var start = stack(starts, 1).view(p.Batch, p.Heads, p.Chunks, dk, dv);       // [B, H, N, Dk, Dv]
+        // The plain chunk loop: every chunk when not grouped, else the ragged rest.
+        var rest = new List<Tensor>();
+        for (long i = full * g; i < n; i++)
+        {
+            rest.Add(s ?? zeros(x, dk, dv, dtype: p.DType, device: q.device));
+            s = Advance(maps.select(1, i), s, dk, dv);
+        }
+        if (rest.Count > 0) pieces.Add(stack(rest, 1));                               // [B·H, ·, Dk, Dv]
+        var start = (pieces.Count == 1 ? pieces[0] : cat(pieces, 1)).view(p.Batch, p.Heads, n, dk, dv);   // [B, H, N, Dk, Dv]
         var o = p.Output(start);
-        return (o.to(q.dtype).MoveToOuterDisposeScope(), s!.view(p.Batch, p.Heads, dk, dv).MoveToOuterDisposeScope());
+        return (o.to(q.dtype).MoveToOuterDisposeScope(), s!.reshape(p.Batch, p.Heads, dk, dv).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// One affine step <c>S ← M S + B</c> with <c>map = [M | B]</c> <c>[X, Dk, Dk+Dv]</c>; with no state yet
+    /// (zeros) that is just B. (Not baddbmm: TorchSharp 0.107 passes its operands to libtorch in the wrong order.)
+    /// </summary>
+    static Tensor Advance(Tensor map, Tensor? s, long dk, long dv) =>
+        s is null ? map.narrow(-1, dk, dv) : map.narrow(-1, 0, dk).matmul(s).add_(map.narrow(-1, dk, dv));
+
+    /// <summary>
+    /// The group size <see cref="Chunked"/> uses for N chunks: the requested G (at most N) when its three phases take
+    /// fewer sequential steps, <c>(G − 1) + ⌊N/G⌋ + (G − 1) + N mod G</c>, than the N of the plain loop; else 1.
+    /// </summary>
+    internal static long GroupSize(long chunks, int requested)
+    {
+        long g = Math.Min(requested, chunks);
+        if (g <= 1) return 1;
+        long steps = 2 * (g - 1) + chunks / g + chunks % g;
+        return steps < chunks ? g : 1;
     }
 
     /// <summary>
@@ -167,7 +234,7 @@ public static class GatedDeltaRule
         var p = Prepare(q, k, v, logDecay, beta, chunkSize, scale, inverse);
         long dk = p.Dk, dv = p.Dv;
         // Inclusive scan over the chunk axis (dim 2): after it, (M, B)[n] maps S_0 to S_{n+1}.
-        Tensor m = p.Transition, b = p.Injection;                                     // [B, H, N, Dk, Dk], [B, H, N, Dk, Dv]
+        Tensor m = p.Maps.narrow(-1, 0, dk), b = p.Maps.narrow(-1, dk, dv);          // [B, H, N, Dk, Dk], [B, H, N, Dk, Dv]
         for (long shift = 1; shift < p.Chunks; shift *= 2)
         {
             var mLate = m[.., .., (int)shift..];
@@ -187,12 +254,13 @@ public static class GatedDeltaRule
 
     /// <summary>Everything of the chunked form that is batched over chunks, in the computing dtype.</summary>
     sealed record Pieces(long Batch, long Heads, long Length, long Chunks, long Dk, long Dv, ScalarType DType,
-        Tensor Transition, Tensor Injection, Tensor DecayedQueries, Tensor IntraScores, Tensor WTilde, Tensor UTilde)
+        Tensor Maps, Tensor DecayedQueries, Tensor IntraScores, Tensor NegWTilde, Tensor UTilde)
     {
+        // Maps: [M_n | B_n] [B, H, N, Dk, Dk+Dv], one tensor so that one matmul applies both halves of a composed map.
         /// <summary>Outputs from the state at every chunk's start <c>[B, H, N, Dk, Dv]</c>: <c>[B, H, T, Dv]</c>.</summary>
         public Tensor Output(Tensor start)
         {
-            var corrected = UTilde - WTilde.matmul(start);                             // pseudo-values Ũ − W̃ S_n [B, H, N, C, Dv]
+            var corrected = NegWTilde.matmul(start) + UTilde;                          // pseudo-values Ũ − W̃ S_n [B, H, N, C, Dv]
             var o = DecayedQueries.matmul(start) + IntraScores.matmul(corrected);      // [B, H, N, C, Dv]
             var flat = o.reshape(Batch, Heads, -1, Dv);
             return flat.shape[2] == Length ? flat : flat[.., .., ..(int)Length];
@@ -217,16 +285,15 @@ public static class GatedDeltaRule
         var decay = (gamma.unsqueeze(-1) - gamma.unsqueeze(-2)).masked_fill(above, double.NegativeInfinity).exp();   // Γ, 0 above the diagonal
         var a = (bc * kc.matmul(kc.transpose(-2, -1)) * decay).tril(-1);             // A [B, H, N, C, C]
         var toStart = gamma.exp().unsqueeze(-1);                                      // exp(γ_r): decay from the chunk's start to r
-        var rhs = cat(new[] { bc * kc * toStart, bc * vc }, -1);                      // [diag(β)(exp(γ) ⊙ K) | diag(β) V] [B, H, N, C, Dk+Dv]
-        var wu = SolveUnitLower(a, rhs, inverse);                                     // [W̃ | Ũ] = (I + A)⁻¹ [·|·], no explicit T
-        var wTilde = wu.narrow(-1, 0, dk);                                            // W̃ [B, H, N, C, Dk]
-        var uTilde = wu.narrow(-1, dk, dv);                                           // Ũ [B, H, N, C, Dv]
+        // W̃ is solved for with its sign flipped, so that the matmul below gives [M − exp(γ_C) I | B] in one go.
+        var rhs = cat(new[] { bc * kc * -toStart, bc * vc }, -1);                     // [−diag(β)(exp(γ) ⊙ K) | diag(β) V] [B, H, N, C, Dk+Dv]
+        var wu = SolveUnitLower(a, rhs, inverse);                                     // [−W̃ | Ũ] = (I + A)⁻¹ [·|·], no explicit T
         var total = gamma[.., .., .., ^1..];                                          // γ_C [B, H, N, 1]
         var kToEnd = (kc * (total - gamma).exp().unsqueeze(-1)).transpose(-2, -1);    // K̃ᵀ [B, H, N, Dk, C]
-        var transition = total.exp().unsqueeze(-1) * eye(dk, dtype: dtype, device: q.device) - kToEnd.matmul(wTilde);   // M [B, H, N, Dk, Dk]
-        var injection = kToEnd.matmul(uTilde);                                        // B_n [B, H, N, Dk, Dv]
+        var maps = kToEnd.matmul(wu);                                                 // [−K̃ᵀW̃ | K̃ᵀŨ] [B, H, N, Dk, Dk+Dv]
+        maps.diagonal(0, -2, -1).add_(total.exp());                                   // [M | B]: + exp(γ_C) on M's diagonal only
         var intra = qc.matmul(kc.transpose(-2, -1)) * decay;                         // (QKᵀ ⊙ Γ), causal incl. diagonal
-        return new Pieces(b, h, t, n, dk, dv, dtype, transition, injection, qc * toStart, intra, wTilde, uTilde);
+        return new Pieces(b, h, t, n, dk, dv, dtype, maps, qc * toStart, intra, wu.narrow(-1, 0, dk), wu.narrow(-1, dk, dv));
     }
 
     /// <summary>
@@ -243,9 +310,6 @@ public static class GatedDeltaRule
         var unit = a + eye(a.shape[^1], dtype: a.dtype, device: a.device);
         return linalg.solve_triangular(unit, rhs, upper: false, left: true, unitriangular: true);
     }
-
-    /// <summary><c>[B, H, N, X, Y]</c> → <c>[N, B·H, X, Y]</c>, contiguous.</summary>
-    static Tensor ChunkMajor(Tensor x, long g) => x.reshape(g, x.shape[2], x.shape[3], x.shape[4]).transpose(0, 1).contiguous();
 
     /// <summary>The token loop in the computing dtype; adds every state to <paramref name="states"/> when given.</summary>
     static (List<Tensor> Outputs, Tensor State) Loop(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,

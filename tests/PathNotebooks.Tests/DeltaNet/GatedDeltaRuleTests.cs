@@ -79,6 +79,43 @@ public class GatedDeltaRuleTests
         }
     }
 
+    /// <summary>Every group size of the chunk recurrence (groups with and without a ragged rest, the plain loop by
+    /// request, by choice and for G above N) gives the recurrence's values and gradients.</summary>
+    [Theory]
+    [InlineData(37, 1, 2)]
+    [InlineData(37, 1, 3)]
+    [InlineData(37, 2, 4)]
+    [InlineData(64, 2, 8)]
+    [InlineData(70, 5, 3)]
+    [InlineData(70, 8, 9)]
+    [InlineData(20, 4, 1)]
+    [InlineData(20, 4, 100)]
+    public void GroupedChunkRecurrenceEqualsRecurrent(int t, int chunk, int group)
+    {
+        foreach (bool withState in new[] { true, false })
+        {
+            var inputs = Inputs(t, seed: t * 10 + chunk + group, betaRange: 2, withState);
+            var expected = ValueAndGradients(x => GatedDeltaRule.Recurrent(x[0], x[1], x[2], x[3], x[4], State(x)), inputs);
+            var actual = ValueAndGradients(x => GatedDeltaRule.Chunked(x[0], x[1], x[2], x[3], x[4], chunk, State(x), chunksPerGroup: group), inputs);
+            for (int i = 0; i < expected.Count; i++)
+            {
+                double error = Compare.RelativeError(actual[i], expected[i]);
+                Assert.True(error < 1e-10, $"T={t} C={chunk} G={group} S₀={withState}: {Names[i]} error {error:E2}");
+            }
+        }
+    }
+
+    [Fact]
+    public void GroupSizeOnlyGroupsWhenItShortensTheLoop()
+    {
+        Assert.Equal(8, GatedDeltaRule.GroupSize(64, 8));                             // 7 + 8 + 7 = 22 steps < 64
+        Assert.Equal(8, GatedDeltaRule.GroupSize(37, 8));                             // 7 + 4 + 7 + 5 = 23 < 37
+        Assert.Equal(1, GatedDeltaRule.GroupSize(4, 8));                              // one group of 4: 3 + 1 + 3 > 4
+        Assert.Equal(1, GatedDeltaRule.GroupSize(9, 8));
+        Assert.Equal(1, GatedDeltaRule.GroupSize(64, 1));
+        Assert.Equal(4, GatedDeltaRule.GroupSize(64, 4));
+    }
+
     /// <summary>The recurrence written with explicit Dk×Dk matrices: S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ.</summary>
     [Fact]
     public void RecurrenceIsTheExplicitMatrixProduct()
@@ -180,6 +217,7 @@ public class GatedDeltaRuleTests
         Assert.Equal("beta", Bad(() => GatedDeltaRule.Chunked(q, k, v, g, beta[.., .., ..2])).ParamName);
         Assert.Equal("initialState", Bad(() => GatedDeltaRule.Chunked(q, k, v, g, beta, initialState: zeros(B, H, Dv, Dk, dtype: float64))).ParamName);
         Assert.Equal("chunkSize", Bad(() => GatedDeltaRule.Chunked(q, k, v, g, beta, chunkSize: 0)).ParamName);
+        Assert.Equal("chunksPerGroup", Bad(() => GatedDeltaRule.Chunked(q, k, v, g, beta, chunksPerGroup: 0)).ParamName);
         Assert.Equal("q", Bad(() => GatedDeltaRule.Chunked(q.to(int64), k, v, g, beta)).ParamName);
         Assert.Equal("v", Bad(() => GatedDeltaRule.Step(x[5], q[.., .., 0], k[.., .., 0], v[.., .., 0, ..2], g[.., .., 0], beta[.., .., 0])).ParamName);
         Assert.Equal("state", Bad(() => GatedDeltaRule.Step(x[5][0], q[.., .., 0], k[.., .., 0], v[.., .., 0], g[.., .., 0], beta[.., .., 0])).ParamName);
