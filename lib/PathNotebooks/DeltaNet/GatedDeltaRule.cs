@@ -252,16 +252,23 @@ public static class GatedDeltaRule
         return (o.to(q.dtype).MoveToOuterDisposeScope(), after[.., .., -1].contiguous().MoveToOuterDisposeScope());
     }
 
-    /// <summary>Everything of the chunked form that is batched over chunks, in the computing dtype.</summary>
+    /// <summary>
+    /// Everything of the chunked form that is batched over chunks, in the computing dtype: Maps <c>[M_n | B_n]</c>
+    /// <c>[B, H, N, Dk, Dk+Dv]</c> (one tensor, so that one matmul applies both halves of a composed map); QueryMaps
+    /// <c>Q' = exp(γ) ⊙ Q − (QKᵀ ⊙ Γ) W̃</c> <c>[B, H, N, C, Dk]</c> (what reads the chunk-start state); IntraValues
+    /// <c>(QKᵀ ⊙ Γ) Ũ</c> <c>[B, H, N, C, Dv]</c> (the part of the outputs the state does not touch).
+    /// </summary>
     sealed record Pieces(long Batch, long Heads, long Length, long Chunks, long Dk, long Dv, ScalarType DType,
-        Tensor Maps, Tensor DecayedQueries, Tensor IntraScores, Tensor NegWTilde, Tensor UTilde)
+        Tensor Maps, Tensor QueryMaps, Tensor IntraValues)
     {
-        // Maps: [M_n | B_n] [B, H, N, Dk, Dk+Dv], one tensor so that one matmul applies both halves of a composed map.
-        /// <summary>Outputs from the state at every chunk's start <c>[B, H, N, Dk, Dv]</c>: <c>[B, H, T, Dv]</c>.</summary>
+        /// <summary>
+        /// Outputs from the state at every chunk's start <c>[B, H, N, Dk, Dv]</c>: <c>[B, H, T, Dv]</c>.
+        /// <c>O = (exp(γ) ⊙ Q) S_n + (QKᵀ ⊙ Γ)(Ũ − W̃ S_n) = Q' S_n + (QKᵀ ⊙ Γ) Ũ</c>, regrouped so that everything but
+        /// one matmul and an add is done before the chunk recurrence.
+        /// </summary>
         public Tensor Output(Tensor start)
         {
-            var corrected = NegWTilde.matmul(start) + UTilde;                          // pseudo-values Ũ − W̃ S_n [B, H, N, C, Dv]
-            var o = DecayedQueries.matmul(start) + IntraScores.matmul(corrected);      // [B, H, N, C, Dv]
+            var o = QueryMaps.matmul(start) + IntraValues;                             // [B, H, N, C, Dv]
             var flat = o.reshape(Batch, Heads, -1, Dv);
             return flat.shape[2] == Length ? flat : flat[.., .., ..(int)Length];
         }
@@ -282,22 +289,33 @@ public static class GatedDeltaRule
         var gamma = Gates(logDecay).cumsum(-1);                                       // γ, restarted in every chunk [B, H, N, C]
         var bc = Gates(beta).unsqueeze(-1);                                           // [B, H, N, C, 1]
         var above = ones(c, c, dtype: ScalarType.Bool, device: q.device).triu(1);
-        var decay = (gamma.unsqueeze(-1) - gamma.unsqueeze(-2)).masked_fill(above, double.NegativeInfinity).exp();   // Γ, 0 above the diagonal
-        var a = (bc * kc.matmul(kc.transpose(-2, -1)) * decay).tril(-1);             // A [B, H, N, C, C]
+        // Γ, 0 above the diagonal (masked before the exponential: exp of the positive differences there could overflow
+        // and poison the gradients); computed once, used for A and for the intra-chunk scores. In place: 3 kernels, 1 tensor.
+        var decay = (gamma.unsqueeze(-1) - gamma.unsqueeze(-2)).masked_fill_(above, double.NegativeInfinity).exp_();
+        var bk = bc * kc;                                                             // diag(β) K: β folded into the C×Dk operand
+        // A and the intra-chunk scores in one matmul and one product with Γ: rows [diag(β) K ; scale·Q] against K.
+        // A is used as diag(β)(KKᵀ) ⊙ Γ without strictLower: both solvers read only its strict lower triangle
+        // (the unit diagonal is implied, the upper part is never touched), so its diagonal gets no gradient either.
+        var scores = cat(new[] { bk, qc }, -2).matmul(kc.transpose(-2, -1)).view(b, h, n, 2, c, c) * decay.unsqueeze(-3);
+        var a = scores.select(-3, 0);                                                 // A (plus β on the diagonal, unread) [B, H, N, C, C]
+        var intra = scores.select(-3, 1);                                             // QKᵀ ⊙ Γ, causal incl. diagonal
         var toStart = gamma.exp().unsqueeze(-1);                                      // exp(γ_r): decay from the chunk's start to r
-        // W̃ is solved for with its sign flipped, so that the matmul below gives [M − exp(γ_C) I | B] in one go.
-        var rhs = cat(new[] { bc * kc * -toStart, bc * vc }, -1);                     // [−diag(β)(exp(γ) ⊙ K) | diag(β) V] [B, H, N, C, Dk+Dv]
+        // W̃ is solved for with its sign flipped, so that the matmuls below give [M − exp(γ_C) I | B] and
+        // [Q' − exp(γ) ⊙ Q | (QKᵀ ⊙ Γ) Ũ] in one go each.
+        var rhs = cat(new[] { bk * -toStart, bc * vc }, -1);                          // [−diag(β)(exp(γ) ⊙ K) | diag(β) V] [B, H, N, C, Dk+Dv]
         var wu = SolveUnitLower(a, rhs, inverse);                                     // [−W̃ | Ũ] = (I + A)⁻¹ [·|·], no explicit T
         var total = gamma[.., .., .., ^1..];                                          // γ_C [B, H, N, 1]
         var kToEnd = (kc * (total - gamma).exp().unsqueeze(-1)).transpose(-2, -1);    // K̃ᵀ [B, H, N, Dk, C]
         var maps = kToEnd.matmul(wu);                                                 // [−K̃ᵀW̃ | K̃ᵀŨ] [B, H, N, Dk, Dk+Dv]
         maps.diagonal(0, -2, -1).add_(total.exp());                                   // [M | B]: + exp(γ_C) on M's diagonal only
-        var intra = qc.matmul(kc.transpose(-2, -1)) * decay;                         // (QKᵀ ⊙ Γ), causal incl. diagonal
-        return new Pieces(b, h, t, n, dk, dv, dtype, maps, qc * toStart, intra, wu.narrow(-1, 0, dk), wu.narrow(-1, dk, dv));
+        var read = intra.matmul(wu);                                                  // [−(QKᵀ ⊙ Γ) W̃ | (QKᵀ ⊙ Γ) Ũ] [B, H, N, C, Dk+Dv]
+        var queryMaps = read.narrow(-1, 0, dk).add(qc * toStart);                     // Q' [B, H, N, C, Dk]
+        return new Pieces(b, h, t, n, dk, dv, dtype, maps, queryMaps, read.narrow(-1, dk, dv));
     }
 
     /// <summary>
-    /// <c>(I + A)⁻¹ R</c> for strictly lower-triangular <c>A</c> <c>[..., C, C]</c> and right-hand sides <c>R</c>
+    /// <c>(I + A)⁻¹ R</c> for the strict lower triangle <c>A</c> of <paramref name="a"/> <c>[..., C, C]</c> (its diagonal and
+    /// upper part are ignored by both paths) and right-hand sides <c>R</c>
     /// <c>[..., C, X]</c>. <see cref="UnitLowerInverse.TriangularSolve"/>: one unit-triangular solve with every right-hand
     /// side at once (never forms the inverse: half the work of solving for I and then multiplying, one kernel);
     /// <see cref="UnitLowerInverse.Blockwise"/>: the block-recursive inverse times R (batched matmuls only, what libtorch's
@@ -307,8 +325,8 @@ public static class GatedDeltaRule
     {
         bool solve = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && a.device_type == DeviceType.CUDA);
         if (!solve) return Householder.InverseUnitLowerBlockwise(a).matmul(rhs);
-        var unit = a + eye(a.shape[^1], dtype: a.dtype, device: a.device);
-        return linalg.solve_triangular(unit, rhs, upper: false, left: true, unitriangular: true);
+        // unitriangular: the diagonal of a is neither read nor differentiated (it may hold anything).
+        return linalg.solve_triangular(a, rhs, upper: false, left: true, unitriangular: true);
     }
 
     /// <summary>The token loop in the computing dtype; adds every state to <paramref name="states"/> when given.</summary>
