@@ -158,8 +158,9 @@ public static class HybridRecallExperiment
     }
 
     /// <summary>
-    /// One row per evaluation cell (task, model, length, pairs or depth): exact match in % (mean over seeds; with
-    /// several seeds also the lowest and highest), answer-token accuracy in %, and the decoding state in KiB.
+    /// One row per evaluation cell (task, model, length, pairs or depth): the score in % (<see cref="RecallPoint.Score"/>:
+    /// queries answered for MQAR, needles reproduced exactly for S-NIAH; mean over seeds, with several seeds also the
+    /// lowest and highest), exact match and answer-token accuracy in %, and the decoding state in KiB.
     /// </summary>
     public static DataFrame Table(HybridRecallResult result)
     {
@@ -174,20 +175,22 @@ public static class HybridRecallExperiment
             new PrimitiveDataFrameColumn<int>("length", cells.Select(c => c.Key.Length)),
             new PrimitiveDataFrameColumn<int>("pairs", cells.Select(c => c.Key.Pairs)),
             new DoubleDataFrameColumn("depth", cells.Select(c => c.Key.Depth < 0 ? double.NaN : c.Key.Depth)),
-            new DoubleDataFrameColumn("exact match %", cells.Select(c => Percent(c.Points.Average(p => p.ExactMatch)))),
+            new DoubleDataFrameColumn("score %", cells.Select(c => Percent(c.Points.Average(p => p.Score)))),
         };
         if (seeds)
         {
-            columns.Add(new DoubleDataFrameColumn("lowest seed %", cells.Select(c => Percent(c.Points.Min(p => p.ExactMatch)))));
-            columns.Add(new DoubleDataFrameColumn("highest seed %", cells.Select(c => Percent(c.Points.Max(p => p.ExactMatch)))));
+            columns.Add(new DoubleDataFrameColumn("lowest seed %", cells.Select(c => Percent(c.Points.Min(p => p.Score)))));
+            columns.Add(new DoubleDataFrameColumn("highest seed %", cells.Select(c => Percent(c.Points.Max(p => p.Score)))));
         }
+        columns.Add(new DoubleDataFrameColumn("exact match %", cells.Select(c => Percent(c.Points.Average(p => p.ExactMatch)))));
         columns.Add(new DoubleDataFrameColumn("token accuracy %", cells.Select(c => Percent(c.Points.Average(p => p.TokenAccuracy)))));
         columns.Add(new DoubleDataFrameColumn("decode state KiB", cells.Select(c => Math.Round(c.Points[0].DecodeBytes / 1024.0, 1))));
         return new DataFrame(columns);
     }
 
     /// <summary>
-    /// One row per model, the headline numbers (exact match %, mean over seeds): MQAR at L, at 4L and with the most pairs;
+    /// One row per model, the headline numbers (<see cref="RecallPoint.Score"/> in %, mean over seeds): MQAR queries
+    /// answered at L, at 4L and with the most pairs; needles reproduced exactly:
     /// S-NIAH (all kinds and depths) at L and at 4L; the decoding state at L and 4L; parameters; training seconds.
     /// </summary>
     public static DataFrame Summary(HybridRecallResult result, HybridRecallSettings s)
@@ -196,7 +199,7 @@ public static class HybridRecallExperiment
         int l = s.TrainLength, longest = s.EvalLengths.Max(), most = s.PairSweep.Max();
         var names = result.Runs.Select(r => r.Name).Distinct().ToList();
         double Mean(string model, Func<RecallPoint, bool> where) =>
-            Percent(result.Points.Where(p => p.Model == model && where(p)).Select(p => p.ExactMatch).DefaultIfEmpty(double.NaN).Average());
+            Percent(result.Points.Where(p => p.Model == model && where(p)).Select(p => p.Score).DefaultIfEmpty(double.NaN).Average());
         bool Needle(RecallPoint p) => p.Task is "S1" or "S2" or "S3";
         HybridRun First(string model, string task) => result.Runs.First(r => r.Name == model && r.Task == task && r.Seed == 0);
         return new DataFrame(

@@ -11,4 +11,9 @@ namespace PathNotebooks.Experiments;
 /// <param name="ExactMatch">sequences with every answer token right</param>
 /// <param name="DecodeBytes">bytes of the model's decoding state (all layers, one sequence, float32) after <paramref name="Length"/> tokens</param>
 public sealed record RecallPoint(string Task, string Model, int Seed, int Length, int Pairs, double Depth, double TokenAccuracy,
-    double ExactMatch, long DecodeBytes);
+    double ExactMatch, long DecodeBytes)
+{
+    /// <summary>The headline score: for MQAR the fraction of queries answered (each answer is one token), for the needle
+    /// tasks the fraction of needles reproduced exactly.</summary>
+    public double Score => Task.StartsWith("MQAR", StringComparison.Ordinal) ? TokenAccuracy : ExactMatch;
+}

@@ -79,7 +79,7 @@ public static class SlidingWindowAttention
         long tile = (needed + 7) / 8 * 8;        // a multiple of 8 keeps the mask rows aligned for the fused kernels
         // Queries padded at the end to N·C; keys and values also W − 1 zeros in front, so tile n starts at row n·C.
         // The extra tile rows lie beyond every query's band and stay masked.
-        var qb = F.pad(q, new long[] { 0, 0, 0, padded - t }).view(b, h, n, c, d);
+        var qb = F.pad(q, new long[] { 0, 0, 0, padded - t }).reshape(b, h, n, c, d);     // reshape: q may be a non-contiguous view (e.g. heads transposed)
         Tensor Tiles(Tensor x) => F.pad(x, new long[] { 0, 0, window - 1, padded - t + tile - needed })
             .unfold(2, tile, c).transpose(-2, -1);                                              // [B, H, N, L, D]
         var kb = Tiles(k);
@@ -104,7 +104,7 @@ public static class SlidingWindowAttention
         long groups = b * h / maskHeads, lanes = maskHeads * n;
         var y = F.scaled_dot_product_attention(qb.reshape(groups, lanes, c, d), kb.reshape(groups, lanes, tile, d),
             vb.reshape(groups, lanes, tile, dv), attn_mask: mask.reshape(1, lanes, c, tile));
-        return y.view(b, h, padded, dv)[.., .., ..(int)t].MoveToOuterDisposeScope();
+        return y.reshape(b, h, padded, dv)[.., .., ..(int)t].MoveToOuterDisposeScope();
     }
 
     /// <summary>i − j for queries at offset … offset + Tq − 1 and keys 0 … Tk − 1, float32 <c>[Tq, Tk]</c>.</summary>
