@@ -130,6 +130,42 @@ public class DecodeTests
         Assert.True(growth[0] >= 2 * 2 * Dimensions.DModel * sizeof(double), $"{spec.Name} grows {growth[0]} bytes per token");
     }
 
+    /// <summary>The hybrid stacks of notebook 05 (GDN with SWA or NSA at the odd layers), and PaTH or FoX dropped in
+    /// for the GDN layers: decoding the whole model equals its forward, and the state holds what the specs predict.</summary>
+    public static IEnumerable<object[]> HybridStacks()
+    {
+        var gdn = new GatedDeltaNetSpec { ChunkSize = 4 };
+        var swa = new SoftmaxAttentionSpec { Window = 3 };
+        var nsa = new NsaSpec { BlockSize = 2, SelectedBlocks = 4, Window = 2 };
+        return new LayerPattern[]
+        {
+            new LayerPattern(gdn).Every(2, 1, swa),
+            new LayerPattern(gdn).Every(2, 1, nsa),
+            new LayerPattern(new FoxSpec()).Every(2, 1, swa),
+            new LayerPattern(new PathSpec { ChunkSize = 3, LowRank = 4 }).Every(2, 1, nsa),
+        }.Select(p => new object[] { p });
+    }
+
+    [Theory]
+    [MemberData(nameof(HybridStacks))]
+    public void HybridStacksDecodeLikeTheirForward(LayerPattern pattern)
+    {
+        var config = new ModelConfig { VocabSize = 13, DModel = 12, Heads = 3, Layers = 4, Mixers = pattern, InitStd = 0.3 };
+        manual_seed(9);
+        var model = new CausalLM(config);
+        model.to(float64);
+        model.eval();
+        var tokens = randint(0, 13, new long[] { 2, 11 }, generator: new Generator(10));
+        var full = model.forward(tokens);                                       // [B, T, V]
+        using var state = model.NewDecodeState(2);
+        var rows = new List<Tensor>();
+        for (int t = 0; t < 11; t++) rows.Add(model.Step(tokens[.., t], state));
+        double error = Compare.RelativeError(stack(rows, 1), full);
+        Assert.True(error < 1e-10, $"{config.MixerName}: relative error {error:E2}");
+        long predicted = config.Mixers.Resolve(config.Layers).Sum(s => s.StateBytes(config.MixerDimensions, 2, 11, float64));
+        Assert.Equal(predicted, state.Bytes);
+    }
+
     [Fact]
     public void MixedStackDecodesLikeItsForwardAndGenerates()
     {
