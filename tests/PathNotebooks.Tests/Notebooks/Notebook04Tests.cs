@@ -17,7 +17,7 @@ public class Notebook04Tests
         var outputs = notebookRun.Outputs;
         int charts = notebookRun.Charts;
         Assert.True(charts >= 8, $"expected the notebook's charts (3 decay patterns, training, per-position loss, gates, 2 learned decays), got {charts}");
-        var text = string.Join("\n", outputs.SelectMany(Strings));
+        var text = string.Join("\n", outputs.SelectMany(OutputText.Strings));
         Assert.Contains("same −∞ pattern: True", text);                                 // ALiBi = FoX with constant gates
 
         var csv = File.ReadAllLines(Path.Combine(outDir, "fox-per-position-loss.csv"));
@@ -36,13 +36,4 @@ public class Notebook04Tests
         Assert.True(run["succeeded"]!.GetValue<bool>());
         Assert.Contains(0, ((JsonArray)run["seeds"]!).Select(s => s!.GetValue<int>()));
     }
-
-    /// <summary>Every string inside an output (stream text, text/plain, …).</summary>
-    static IEnumerable<string> Strings(JsonNode? node) => node switch
-    {
-        JsonValue v when v.TryGetValue<string>(out var s) => new[] { s },
-        JsonArray a => a.SelectMany(Strings),
-        JsonObject o => o.SelectMany(kv => Strings(kv.Value)),
-        _ => Array.Empty<string>(),
-    };
 }

@@ -15,7 +15,7 @@ public class Notebook05Tests
     {
         var notebookRun = await RepoPaths.RunNotebookAsync(Name + ".ipynb");      // no error outputs, HTML page written
         var outDir = notebookRun.OutputDirectory;
-        var text = string.Join("\n", notebookRun.Outputs.SelectMany(Strings));
+        var text = string.Join("\n", notebookRun.Outputs.SelectMany(OutputText.Strings));
         int charts = notebookRun.Charts;
         // memory (3), band and selection (2), state bytes (1), training (2), recall sweeps (3), needle kinds, memory scatter, trained selection
         Assert.True(charts >= 14, $"expected the notebook's charts, got {charts}");
@@ -51,13 +51,4 @@ public class Notebook05Tests
         var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "run.json")))!;
         Assert.True(run["succeeded"]!.GetValue<bool>());
     }
-
-    /// <summary>Every string inside an output (stream text, text/plain, …).</summary>
-    static IEnumerable<string> Strings(JsonNode? node) => node switch
-    {
-        JsonValue v when v.TryGetValue<string>(out var s) => new[] { s },
-        JsonArray a => a.SelectMany(Strings),
-        JsonObject o => o.SelectMany(kv => Strings(kv.Value)),
-        _ => Array.Empty<string>(),
-    };
 }
