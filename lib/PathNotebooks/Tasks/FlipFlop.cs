@@ -62,13 +62,8 @@ public static class FlipFlop
     public static Batch ToBatch(Tensor sequences, Device? device = null)
     {
         Shapes.Rank(sequences, 2, nameof(sequences), "[B, L]");
-        using var scope = NewDisposeScope();
-        var inputs = sequences[.., ..^1].to(ScalarType.Int64);
-        var targets = sequences[.., 1..].to(ScalarType.Int64);
-        var mask = inputs.eq(Read);
-        device ??= CPU;
-        return new Batch(inputs.to(device).contiguous().MoveToOuterDisposeScope(), targets.to(device).contiguous().MoveToOuterDisposeScope(),
-            mask.to(device).contiguous().MoveToOuterDisposeScope());
+        using var reads = sequences[.., ..^1].eq(Read);
+        return Batch.NextToken(sequences, reads, device);
     }
 
     /// <summary>A training/evaluation batch: <c>[batch, 2·pairs − 1]</c> inputs, targets and read mask.</summary>

@@ -87,14 +87,9 @@ public sealed record Mqar(int Keys = 128, int Values = 128, int Fillers = 4)
         long length = sequences.shape[1];
         if (queries < 1 || 2L * queries > length)
             throw new ArgumentOutOfRangeException(nameof(queries), queries, $"queries must be in 1…{length / 2} for sequences of length {length}.");
-        using var scope = NewDisposeScope();
-        device ??= CPU;
-        var inputs = sequences[.., ..^1].to(ScalarType.Int64);
-        var targets = sequences[.., 1..].to(ScalarType.Int64);
-        var mask = zeros(sequences.shape[0], length - 1, dtype: ScalarType.Bool);
+        using var mask = zeros(sequences.shape[0], length - 1, dtype: ScalarType.Bool);
         for (int q = 0; q < queries; q++) mask[.., length - 2 * queries + 2 * q] = true;   // positions of q₁, q₂, … in the inputs
-        return new Batch(inputs.to(device).contiguous().MoveToOuterDisposeScope(), targets.to(device).contiguous().MoveToOuterDisposeScope(),
-            mask.to(device).contiguous().MoveToOuterDisposeScope());
+        return Batch.NextToken(sequences, mask, device);
     }
 
     /// <summary>A training/evaluation batch: <c>[batch, length − 1]</c> inputs, targets and answer mask.</summary>

@@ -110,14 +110,9 @@ public sealed record NeedleInAHaystack(TextCorpus? Corpus, int NumberDigits = 5,
         int m = ValueLength(kind);
         long length = sequences.shape[1];
         if (length < 2 * (1 + m) + 1) throw new ArgumentException($"sequences are too short ({length}) for {kind}.", nameof(sequences));
-        using var scope = NewDisposeScope();
-        device ??= CPU;
-        var inputs = sequences[.., ..^1].to(ScalarType.Int64);
-        var targets = sequences[.., 1..].to(ScalarType.Int64);
-        var mask = zeros(sequences.shape[0], length - 1, dtype: ScalarType.Bool);
+        using var mask = zeros(sequences.shape[0], length - 1, dtype: ScalarType.Bool);
         mask[.., TensorIndex.Slice(length - 1 - m, null)] = true;
-        return new Batch(inputs.to(device).contiguous().MoveToOuterDisposeScope(), targets.to(device).contiguous().MoveToOuterDisposeScope(),
-            mask.to(device).contiguous().MoveToOuterDisposeScope());
+        return Batch.NextToken(sequences, mask, device);
     }
 
     /// <summary>A training/evaluation batch of <paramref name="kind"/>: <c>[batch, length − 1]</c> inputs, targets and answer mask.</summary>
