@@ -25,7 +25,7 @@ static class Commands
     {
         var root = new Command(ProgramName, "pathnb — the PathNotebooks kit: run the notebooks, benchmark the kernels, inspect the runtime.")
         {
-            Reproduce(), Notebook(), Bench(), Corpus(), Info(),
+            Reproduce(), Notebook(), Bench(), Check(), Corpus(), Info(),
         };
         root.Options.Add(new HelpOption());
         root.Options.Add(Verbose);
@@ -99,6 +99,30 @@ static class Commands
             parse.GetValue(name)!, parse.GetValue(device), parse.GetValue(shapes), parse.GetValue(iterations), parse.GetValue(kernels),
             parse.GetValue(memory), parse.GetValue(output), parse.GetValue(probe), parse.GetValue(probeShape))));
         return command;
+    }
+
+    static Command Check()
+    {
+        var device = DeviceOption();
+        var only = new Option<string>("--only") { Description = "Run only the properties whose names contain one of these comma-separated texts, e.g. \"gdn,registry path\".", HelpName = "TEXTS" };
+        var cases = new Option<int?>("--cases")
+        {
+            Description = $"Random cases per property (default {PathNotebooks.Checks.PropertyBudget.Default.Cases}).", HelpName = "N",
+            CustomParser = r => Positive<int>(r, "--cases", "a whole number", s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null),
+        };
+        var seconds = new Option<int?>("--seconds")
+        {
+            Description = $"Time cap per property: no new cases after it (default {PathNotebooks.Checks.PropertyBudget.Default.Seconds:F0}).", HelpName = "S",
+            CustomParser = r => Positive<int>(r, "--seconds", "a whole number", s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null),
+        };
+        var seed = new Option<string>("--seed") { Description = "Replay: the seed a failure printed (use with --only naming that property).", HelpName = "SEED" };
+        var ops = new Command("ops",
+            "Fuzz every public op against its float64 reference (CsCheck): random shapes, dtypes (float64/float32 on the CPU; float32, bfloat16, " +
+            "float16 on CUDA), value scales and edge values. Failures are shrunk to a small case and printed with a replay seed.")
+        { device, only, cases, seconds, seed };
+        ops.SetAction(parse => CheckOpsCommand.Run(new CheckOpsOptions(parse.GetValue(device), parse.GetValue(only), parse.GetValue(cases),
+            parse.GetValue(seconds), parse.GetValue(seed))));
+        return new Command("check", "Check the kit itself.") { ops };
     }
 
     static Command Corpus()

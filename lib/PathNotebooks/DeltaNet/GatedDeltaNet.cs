@@ -154,7 +154,7 @@ public sealed class GatedDeltaNet : TokenMixer
     {
         using var scope = NewDisposeScope();
         var (q, k, v, g, beta) = RuleInputs(x);
-        var (o, _) = GatedDeltaRule.Chunked(q, k, v, g, beta, spec.ChunkSize, inverse: spec.Inverse);   // [B, H, T, Dv]
+        var (o, _) = GatedDeltaRule.ChunkedUnchecked(q, k, v, g, beta, spec.ChunkSize, initialState: null, scale: null, spec.Inverse, GatedDeltaRule.DefaultChunksPerGroup);   // [B, H, T, Dv]
         var merged = Normalise(o).transpose(1, 2).reshape(x.shape[0], x.shape[1], Dimensions.Heads * ValueDim);
         return output.forward(merged * F.silu(outputGate.forward(x))).MoveToOuterDisposeScope();
     }
@@ -182,7 +182,7 @@ public sealed class GatedDeltaNet : TokenMixer
         var v = Head(2, value.forward(x), valueConv, ValueDim, normalise: false);     // [B, H, Dv]
         var (g, beta) = GatesOf(x);                                                   // [B, H]
         var memory = gdn.Memory ?? zeros(b, h, KeyDim, ValueDim, dtype: Householder.AccumulationType(x.dtype), device: x.device);
-        var (o, next) = GatedDeltaRule.Step(memory, q, k, v, g, beta);
+        var (o, next) = GatedDeltaRule.StepUnchecked(memory, q, k, v, g, beta, scale: null);
         gdn.Update(next);
         var merged = Normalise(o).reshape(b, h * ValueDim);
         return output.forward(merged * F.silu(outputGate.forward(x))).MoveToOuterDisposeScope();

@@ -48,6 +48,7 @@ public static class GatedDeltaRule
         Tensor? initialState = null, double? scale = null)
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
+        CheckDomain(q, k, logDecay, beta);
         using var scope = NewDisposeScope();
         var (outputs, state) = Loop(q, k, v, logDecay, beta, initialState, scale, states: null);
         return (stack(outputs, 2).to(q.dtype).MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope());
@@ -62,6 +63,7 @@ public static class GatedDeltaRule
     public static Tensor States(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, Tensor? initialState = null)
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
+        CheckDomain(q, k, logDecay, beta);
         using var scope = NewDisposeScope();
         var states = new List<Tensor>();
         Loop(q, k, v, logDecay, beta, initialState, scale: null, states);
@@ -83,6 +85,14 @@ public static class GatedDeltaRule
     public static (Tensor Output, Tensor State) Step(Tensor state, Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
         double? scale = null)
     {
+        CheckDomain(q, k, logDecay, beta);
+        return StepUnchecked(state, q, k, v, logDecay, beta, scale);
+    }
+
+    /// <summary><see cref="Step"/> with the shape checks only: for the layer, whose gates lie in the domain by construction.</summary>
+    internal static (Tensor Output, Tensor State) StepUnchecked(Tensor state, Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        double? scale)
+    {
         Shapes.Rank(state, 4, nameof(state), "[B, H, Dk, Dv]");
         Shapes.Floating(state, nameof(state));
         long b = state.shape[0], h = state.shape[1], dk = state.shape[2], dv = state.shape[3];
@@ -93,6 +103,8 @@ public static class GatedDeltaRule
         Shapes.Exactly(beta, nameof(beta), "[B, H]", b, h);
         foreach (var (t, name) in new[] { (q, nameof(q)), (k, nameof(k)), (v, nameof(v)), (logDecay, nameof(logDecay)), (beta, nameof(beta)) })
             Shapes.Floating(t, name);
+        Domain.SameDType(k, nameof(k), q, nameof(q));
+        Domain.SameDType(v, nameof(v), q, nameof(q));
         using var scope = NewDisposeScope();
         var dtype = state.dtype;
         double sc = scale ?? 1.0 / Math.Sqrt(dk);
@@ -139,6 +151,18 @@ public static class GatedDeltaRule
     public static (Tensor Output, Tensor FinalState) Chunked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
         int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto,
         int chunksPerGroup = DefaultChunksPerGroup)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
+        CheckDomain(q, k, logDecay, beta);
+        return ChunkedUnchecked(q, k, v, logDecay, beta, chunkSize, initialState, scale, inverse, chunksPerGroup);
+    }
+
+    /// <summary>
+    /// <see cref="Chunked"/> with the shape checks only, without the domain check's reductions and GPU wait: for the
+    /// layer, whose k (normalised), g (≤ 0) and β (σ) lie in the domain by construction.
+    /// </summary>
+    internal static (Tensor Output, Tensor FinalState) ChunkedUnchecked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        int chunkSize, Tensor? initialState, double? scale, UnitLowerInverse inverse, int chunksPerGroup)
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
@@ -226,6 +250,7 @@ public static class GatedDeltaRule
         int chunkSize = DefaultChunkSize, Tensor? initialState = null, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
+        CheckDomain(q, k, logDecay, beta);
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
         using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
@@ -365,6 +390,18 @@ public static class GatedDeltaRule
         return (q.unsqueeze(-2).matmul(next).squeeze(-2), next);
     }
 
+    /// <summary>
+    /// The domain (docs/domains.md): unit rows k, log decay g finite and ≤ 0 (α = exp g ∈ (0, 1]), β ∈ [0, 2] — then
+    /// every transition <c>α(I − βkkᵀ)</c> has spectral norm ≤ 1 and the memory cannot grow without bound. q may have
+    /// any norm (it only reads). Call after <see cref="CheckInputs"/>.
+    /// </summary>
+    static void CheckDomain(Tensor q, Tensor k, Tensor logDecay, Tensor beta)
+    {
+        Domain.UnitRows(k, nameof(k), "the rule's keys are L2-normalised; the transition I − βkkᵀ is contractive only for unit k");
+        Domain.InRange(logDecay, nameof(logDecay), double.MinValue, 0, "the decay α = exp(g) lies in (0, 1], so g is finite and ≤ 0");
+        Domain.InRange(beta, nameof(beta), 0, 2, "the transition I − βkkᵀ has eigenvalue 1 − β along k, which must lie in [−1, 1]");
+    }
+
     static void CheckInputs(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, Tensor? initialState)
     {
         Shapes.Rank(q, 4, nameof(q), "[B, H, T, Dk]");
@@ -376,6 +413,10 @@ public static class GatedDeltaRule
         Shapes.Exactly(beta, nameof(beta), "[B, H, T]", b, h, t);
         foreach (var (x, name) in new[] { (q, nameof(q)), (k, nameof(k)), (v, nameof(v)), (logDecay, nameof(logDecay)), (beta, nameof(beta)) })
             Shapes.Floating(x, name);
+        Domain.SameDType(k, nameof(k), q, nameof(q));
+        Domain.SameDType(v, nameof(v), q, nameof(q));
+        Domain.GateDType(logDecay, nameof(logDecay), q);
+        Domain.GateDType(beta, nameof(beta), q);
         if (initialState is not null)
         {
             Shapes.Exactly(initialState, nameof(initialState), "[B, H, Dk, Dv]", b, h, dk, v.shape[3]);

@@ -80,4 +80,15 @@ public static class ForgetGate
         Shapes.Exactly(logForget, name, "[B, H, T]", q.shape[0], q.shape[1], q.shape[2]);
         Shapes.Floating(logForget, name);
     }
+
+    /// <summary>
+    /// The domain of the FoX ops (docs/domains.md): log f in q's dtype or float32, finite and ≤ 0 — a forget gate
+    /// f = exp(log f) ∈ (0, 1]. A positive log f would make the decay bias c_i − c_j grow with distance, which the
+    /// chunked form's block skipping and the notebooks' reading of f as "how much is kept" both exclude.
+    /// </summary>
+    internal static void CheckDomain(Tensor logForget, Tensor q, string name)
+    {
+        Domain.GateDType(logForget, name, q);
+        Domain.InRange(logForget, name, double.MinValue, 0, "a forget gate f = exp(log f) lies in (0, 1], so log f is finite and ≤ 0");
+    }
 }

@@ -77,7 +77,7 @@ public sealed class ForgettingAttention : TokenMixer
             o = p.to(v.dtype).matmul(v);
         }
         else
-            o = ForgettingAttentionFast.Forward(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), options: spec.Kernel);
+            o = ForgettingAttentionFast.ForwardUnchecked(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), scale: null, spec.Kernel);
 
         if (outputGate is not null) o = HeadRmsNorm(o, outputNorm!);
         var y = projections.Merge(o);                                                  // [B, T, DModel]

@@ -38,13 +38,26 @@ public static class ForgettingAttentionFast
     public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale = null, FoxKernelOptions? options = null)
     {
         Inputs.CheckQueryKey(q, k);
+        Inputs.CheckValues(v, q);
+        ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        ForgetGate.CheckDomain(logForget, q, nameof(logForget));
+        return ForwardUnchecked(q, k, v, logForget, scale, options);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> without the domain check's reduction and GPU wait: for the layer, whose gates are
+    /// logsigmoid outputs (≤ 0) by construction. Shapes are still checked.
+    /// </summary>
+    internal static Tensor ForwardUnchecked(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale, FoxKernelOptions? options)
+    {
+        Inputs.CheckQueryKey(q, k);
         options ??= FoxKernelOptions.Default;
         bool requiresGrad = is_grad_enabled()
             && (q.requires_grad || k.requires_grad || v.requires_grad || logForget.requires_grad);
         var choice = Choose(q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.dtype, requiresGrad, q.device.type, options);
         return choice.Form == FoxKernelForm.Sdpa
-            ? Sdpa(q, k, v, logForget, scale)
-            : Chunked(q, k, v, logForget, options.ChunkSize, scale, options.SkipMargin);
+            ? SdpaUnchecked(q, k, v, logForget, scale)
+            : ChunkedUnchecked(q, k, v, logForget, options.ChunkSize, scale, options.SkipMargin);
     }
 
     /// <summary>
@@ -152,6 +165,16 @@ public static class ForgettingAttentionFast
         Inputs.CheckQueryKey(q, k);
         Inputs.CheckValues(v, q);
         ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        ForgetGate.CheckDomain(logForget, q, nameof(logForget));
+        return SdpaUnchecked(q, k, v, logForget, scale);
+    }
+
+    /// <summary><see cref="Sdpa"/> after the shape checks, without the domain check.</summary>
+    static Tensor SdpaUnchecked(Tensor q, Tensor k, Tensor v, Tensor logForget, double? scale)
+    {
+        Inputs.CheckQueryKey(q, k);
+        Inputs.CheckValues(v, q);
+        ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
         using var scope = NewDisposeScope();
         // SDPA has no scale argument and always uses 1/√D: fold a different scale into q.
         if (scale is double s) q = q * (s * Math.Sqrt(q.shape[^1]));
@@ -177,6 +200,16 @@ public static class ForgettingAttentionFast
     /// <returns>O <c>[B, H, T, Dv]</c> in q's dtype</returns>
     public static Tensor Chunked(Tensor q, Tensor k, Tensor v, Tensor logForget, int chunkSize = FoxKernelOptions.DefaultChunkSize,
         double? scale = null, double skipMargin = FoxKernelOptions.DefaultSkipMargin)
+    {
+        Inputs.CheckQueryKey(q, k);
+        Inputs.CheckValues(v, q);
+        ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        ForgetGate.CheckDomain(logForget, q, nameof(logForget));
+        return ChunkedUnchecked(q, k, v, logForget, chunkSize, scale, skipMargin);
+    }
+
+    /// <summary><see cref="Chunked"/> after the shape checks, without the domain check.</summary>
+    static Tensor ChunkedUnchecked(Tensor q, Tensor k, Tensor v, Tensor logForget, int chunkSize, double? scale, double skipMargin)
     {
         Inputs.CheckQueryKey(q, k);
         Inputs.CheckValues(v, q);

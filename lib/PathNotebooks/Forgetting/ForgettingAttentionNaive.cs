@@ -32,6 +32,7 @@ public static class ForgettingAttentionNaive
     {
         Inputs.CheckQueryKey(q, k);
         ForgetGate.CheckLogForget(logForget, q, nameof(logForget));
+        ForgetGate.CheckDomain(logForget, q, nameof(logForget));
         using var scope = NewDisposeScope();
         double s = scale ?? 1.0 / Math.Sqrt(q.shape[^1]);
         var bias = ForgetGate.DecayBias(logForget);                                  // [B, H, T, T]

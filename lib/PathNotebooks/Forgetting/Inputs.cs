@@ -11,6 +11,7 @@ internal static class Inputs
         Shapes.Floating(q, nameof(q));
         Shapes.Exactly(k, nameof(k), "[B, H, T, D] (same as q)", q.shape);
         Shapes.Floating(k, nameof(k));
+        Domain.SameDType(k, nameof(k), q, nameof(q));
         if (q.shape[2] < 1) throw new ArgumentException($"q must have T ≥ 1, got {Shapes.Describe(q)}.", nameof(q));
     }
 
@@ -18,5 +19,6 @@ internal static class Inputs
     {
         Shapes.Exactly(v, nameof(v), "[B, H, T, Dv] (B, H, T as q)", q.shape[0], q.shape[1], q.shape[2], -1);
         Shapes.Floating(v, nameof(v));
+        Domain.SameDType(v, nameof(v), q, nameof(q));
     }
 }

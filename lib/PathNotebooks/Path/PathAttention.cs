@@ -92,7 +92,7 @@ public sealed class PathAttention : TokenMixer
             y = p.matmul(vh.to(p.dtype)).to(x.dtype);
         }
         else
-            y = PathAttentionChunked.Forward(qh, kh, vh, w, beta, logf, ChunkSize, inverse: spec.Inverse);
+            y = PathAttentionChunked.ForwardUnchecked(qh, kh, vh, w, beta, logf, ChunkSize, scale: null, spec.Inverse);
         return projections.Output(projections.Merge(y)).MoveToOuterDisposeScope();
     }
 

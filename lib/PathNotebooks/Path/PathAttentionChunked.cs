@@ -45,6 +45,18 @@ public static class PathAttentionChunked
         int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
+        PathChecks.Domain(q, k, v, w, beta, logForget);
+        return ForwardUnchecked(q, k, v, w, beta, logForget, chunkSize, scale, inverse);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/> after the shape checks only, without the domain check's reductions and GPU wait: for the
+    /// layer, whose w (normalised) and β (2σ) lie in the domain by construction.
+    /// </summary>
+    internal static Tensor ForwardUnchecked(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget,
+        int chunkSize, double? scale, UnitLowerInverse inverse)
+    {
+        PathChecks.Inputs(q, k, v, w, beta, logForget);
         CheckChunk(chunkSize);
         using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
@@ -306,6 +318,7 @@ public static class PathAttentionChunked
         int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
+        PathChecks.Domain(q, k, v, w, beta, logForget);
         using var scope = NewDisposeScope();
         var probs = Probabilities(q, k, w, beta, logForget, chunkSize, scale, inverse);
         return probs.matmul(v.to(probs.dtype)).to(q.dtype).MoveToOuterDisposeScope();
@@ -316,6 +329,7 @@ public static class PathAttentionChunked
         int chunkSize = DefaultChunkSize, double? scale = null, UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, k, w, beta, logForget);
+        PathChecks.Domain(q, k, k, w, beta, logForget);
         using var scope = NewDisposeScope();
         var logits = Logits(q, k, w, beta, chunkSize, inverse);
         if (logForget is not null)
@@ -335,6 +349,7 @@ public static class PathAttentionChunked
         UnitLowerInverse inverse = UnitLowerInverse.Auto)
     {
         PathChecks.Inputs(q, k, k, w, beta, null);
+        PathChecks.Domain(q, k, k, w, beta, null);
         CheckChunk(chunkSize);
         using var scope = NewDisposeScope();
         var p = Prepare(q, k, k, w, beta, null, chunkSize, inverse);

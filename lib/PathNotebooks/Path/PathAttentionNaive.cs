@@ -26,6 +26,7 @@ public static class PathAttentionNaive
     public static Tensor Logits(Tensor q, Tensor k, Tensor w, Tensor beta)
     {
         PathChecks.Inputs(q, k, k, w, beta, null);
+        PathChecks.Domain(q, k, k, w, beta, null);
         using var scope = NewDisposeScope();
         var f64 = ScalarType.Float64;
         Tensor q64 = q.to(f64), k64 = k.to(f64), w64 = w.to(f64), b64 = beta.to(f64);
@@ -50,6 +51,7 @@ public static class PathAttentionNaive
     public static Tensor LogitsByExplicitProducts(Tensor q, Tensor k, Tensor w, Tensor beta)
     {
         PathChecks.Inputs(q, k, k, w, beta, null);
+        PathChecks.Domain(q, k, k, w, beta, null);
         using var scope = NewDisposeScope();
         var f64 = ScalarType.Float64;
         Tensor q64 = q.to(f64), k64 = k.to(f64), w64 = w.to(f64), b64 = beta.to(f64);
@@ -77,6 +79,7 @@ public static class PathAttentionNaive
     public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget = null, double? scale = null)
     {
         PathChecks.Inputs(q, k, v, w, beta, logForget);
+        PathChecks.Domain(q, k, v, w, beta, logForget);
         using var scope = NewDisposeScope();
         var p = Probabilities(q, k, w, beta, logForget, scale);
         return p.matmul(v.to(ScalarType.Float64)).MoveToOuterDisposeScope();
@@ -86,6 +89,7 @@ public static class PathAttentionNaive
     public static Tensor Probabilities(Tensor q, Tensor k, Tensor w, Tensor beta, Tensor? logForget = null, double? scale = null)
     {
         PathChecks.Inputs(q, k, k, w, beta, logForget);
+        PathChecks.Domain(q, k, k, w, beta, logForget);
         using var scope = NewDisposeScope();
         var logits = Logits(q, k, w, beta);
         if (logForget is not null)

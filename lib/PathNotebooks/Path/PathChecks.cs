@@ -27,4 +27,24 @@ internal static class PathChecks
         }
         if (t == 0) throw new ArgumentException("q must have at least one position (T ≥ 1).", nameof(q));
     }
+
+    /// <summary>
+    /// The domain of every PaTH op (docs/domains.md): k and v in q's dtype; w, β and log f in q's dtype (or float32 for
+    /// half-precision q); unit rows w and β ∈ [0, 2], so that every transform <c>I − βwwᵀ</c> has spectral norm ≤ 1,
+    /// which the chunked sweep's fixed stabiliser relies on (outside it the products grow without bound and the sweep
+    /// overflows). log f may have any sign: a positive bias sends the chunked sweep to its exact row-maximum pass.
+    /// Call after <see cref="Inputs"/>.
+    /// </summary>
+    public static void Domain(Tensor q, Tensor k, Tensor v, Tensor w, Tensor beta, Tensor? logForget)
+    {
+        PathNotebooks.Domain.SameDType(k, nameof(k), q, nameof(q));
+        PathNotebooks.Domain.SameDType(v, nameof(v), q, nameof(q));
+        PathNotebooks.Domain.GateDType(w, nameof(w), q);
+        PathNotebooks.Domain.GateDType(beta, nameof(beta), q);
+        if (logForget is not null) PathNotebooks.Domain.GateDType(logForget, nameof(logForget), q);
+        PathNotebooks.Domain.InRange(beta, nameof(beta), 0, 2, "a transform I − βwwᵀ has eigenvalue 1 − β along w, which must lie in [−1, 1]");
+        PathNotebooks.Domain.UnitRows(w, nameof(w), "I − βwwᵀ is a reflection-like transform only for unit w");
+        if (logForget is not null)
+            PathNotebooks.Domain.InRange(logForget, nameof(logForget), double.MinValue, double.MaxValue, "a log forget gate must be finite");
+    }
 }

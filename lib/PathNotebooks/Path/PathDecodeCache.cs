@@ -49,6 +49,7 @@ public sealed class PathDecodeCache : IDisposable
     {
         Shapes.Rank(q, 3, nameof(q), "[B, H, D]");
         PathChecks.Inputs(q.unsqueeze(2), k.unsqueeze(2), v.unsqueeze(2), w.unsqueeze(2), beta.unsqueeze(2), logForget?.unsqueeze(2));
+        PathChecks.Domain(q, k, v, w, beta, logForget);
         if (keys is not null && (keys.shape[0] != q.shape[0] || keys.shape[1] != q.shape[1] || keys.shape[3] != q.shape[2]))
             throw new ArgumentException($"q must have shape [B, H, D] = [{keys.shape[0]}, {keys.shape[1]}, {keys.shape[3]}] like the cache, got {Shapes.Describe(q)}.", nameof(q));
         var dtype = Householder.AccumulationType(q.dtype);
@@ -84,6 +85,7 @@ public sealed class PathDecodeCache : IDisposable
         int chunkSize = PathAttentionChunked.DefaultChunkSize, double? scale = null)
     {
         PathChecks.Inputs(k, k, v, w, beta, logForget);
+        PathChecks.Domain(k, k, v, w, beta, logForget);
         var dtype = Householder.AccumulationType(k.dtype);
         using var scope = NewDisposeScope();
         var transformed = TransformKeys(k, w, beta, chunkSize);
@@ -100,6 +102,7 @@ public sealed class PathDecodeCache : IDisposable
     public static Tensor TransformKeys(Tensor k, Tensor w, Tensor beta, int chunkSize = PathAttentionChunked.DefaultChunkSize)
     {
         PathChecks.Inputs(k, k, k, w, beta, null);
+        PathChecks.Domain(k, k, k, w, beta, null);
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
         using var scope = NewDisposeScope();
         var p = PathAttentionChunked.Prepare(k, k, k, w, beta, null, chunkSize);

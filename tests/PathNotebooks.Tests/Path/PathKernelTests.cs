@@ -69,7 +69,7 @@ public class PathKernelTests
         Tensor Bf(Tensor t) => t.to(ScalarType.BFloat16);
         var o16 = PathAttentionChunked.Forward(Bf(x.Q), Bf(x.K), Bf(x.V), F32(x.W), F32(x.Beta), F32(x.LogForget), 16);
         Assert.Equal(ScalarType.BFloat16, o16.dtype);
-        var ref16 = PathAttentionNaive.Forward(Bf(x.Q), Bf(x.K), Bf(x.V), x.W, x.Beta, x.LogForget);
+        var ref16 = PathAttentionNaive.Forward(Bf(x.Q), Bf(x.K), Bf(x.V), F32(x.W), F32(x.Beta), F32(x.LogForget));
         Assert.True(Compare.RelativeError(o16, ref16) < 1e-2, $"bf16 {Compare.RelativeError(o16, ref16)}");
     }
 
