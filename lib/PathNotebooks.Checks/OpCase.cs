@@ -28,7 +28,8 @@ public enum EdgeValues
 /// <param name="HeadDim">D of q and k (and PaTH's w)</param>
 /// <param name="ValueDim">Dv</param>
 /// <param name="DType">dtype of q, k, v (gates are float32, or float64 with float64 q)</param>
-/// <param name="Scale">q is multiplied by this: logits from ordinary (1) to very peaked (30)</param>
+/// <param name="Scale">q is multiplied by this: logits from ordinary (1) to very peaked (30; at most 10 in half
+/// precision, where ×30 logits make gradients ill-conditioned beyond what 8–11 mantissa bits can hold)</param>
 /// <param name="Edges">which edge values are planted among the gates</param>
 /// <param name="Seed">seed of every random tensor of the case</param>
 public sealed record OpCase(int Batch, int Heads, int Length, int HeadDim, int ValueDim, ScalarType DType, double Scale,
@@ -95,7 +96,7 @@ public static class CaseGens
                from d in Gen.Int[1, maxHeadDim]
                from dv in valueDimDiffers ? Gen.Int[1, maxHeadDim] : Gen.Const(0)
                from dtype in Among(dtypes.ToArray())
-               from scale in Among(1.0, 3.0, 10.0, 30.0)
+               from scale in dtype is ScalarType.BFloat16 or ScalarType.Float16 ? Among(1.0, 3.0, 10.0) : Among(1.0, 3.0, 10.0, 30.0)
                from edge in Among(edgeChoices)
                from seed in Gen.Int[0, 1_000_000]
                select new OpCase(b, h, t, d, valueDimDiffers ? dv : d, dtype, scale, edge, seed);

@@ -14,7 +14,7 @@ namespace PathNotebooks.Checks;
 public sealed record PropertyBudget(long Cases, double Seconds, string? Seed = null)
 {
     /// <summary>What the test suite runs: small and bounded.</summary>
-    public static PropertyBudget Ci { get; } = new(Cases: 24, Seconds: 12);
+    public static PropertyBudget Ci { get; } = new(Cases: 24, Seconds: 15);
 
     /// <summary>What <c>pathnb check ops</c> runs unless told otherwise.</summary>
     public static PropertyBudget Default { get; } = new(Cases: 200, Seconds: 60);

@@ -23,8 +23,13 @@ static class GdnKernels
 
     static KernelVariant Variant(string name, Func<KernelInputs, Tensor> forward) => new(name, forward);
 
-    /// <summary>Unit rows, in the input's dtype.</summary>
-    static Tensor Unit(Tensor x) => F.normalize(x, p: 2, dim: -1);
+    /// <summary>
+    /// Unit rows in the input's dtype, normalised in float32 for half-precision input: the backward of a bf16
+    /// normalisation divides its rounding by ‖x‖, which at D = 1 and small ‖x‖ swamps the gradient.
+    /// </summary>
+    static Tensor Unit(Tensor x) => x.dtype is ScalarType.BFloat16 or ScalarType.Float16
+        ? F.normalize(x.to(ScalarType.Float32), p: 2, dim: -1).to(x.dtype)
+        : F.normalize(x, p: 2, dim: -1);
 
     /// <summary>The token recurrence (<see cref="GatedDeltaRule.Recurrent"/>) in float64.</summary>
     static Tensor Reference(KernelInputs i)
