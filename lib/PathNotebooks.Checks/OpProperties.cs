@@ -155,13 +155,14 @@ public static class OpProperties
         : F.normalize(x, p: 2, dim: -1);
 
     static OpProperty GdnForms() => new OpProperty<FormCase>("gdn forms",
-        "gated delta rule chunked (any chunk size and group size, both inversions, with an initial state) and prefix scan against the float64 token recurrence",
+        "gated delta rule chunked (any chunk size and group size, all three inversions, with an initial state) and prefix scan against the float64 token recurrence",
         target => Forms(target, 4, new[] { EdgeValues.None, EdgeValues.BetaAtBounds, EdgeValues.GatesNearZero, EdgeValues.GatesNearOne }),
         (x, target) =>
         {
             using var inputs = x.Case.Inputs(PathInputs, target.Device);
             int group = 1 + x.Size % 9;
-            var inverse = x.Form % 2 == 1 ? UnitLowerInverse.Blockwise : UnitLowerInverse.TriangularSolve;
+            var inverse = x.Form switch { 0 => UnitLowerInverse.TriangularSolve, 2 => UnitLowerInverse.BlockedSolve, _ => UnitLowerInverse.Blockwise };
+            bool scan = x.Form == 3;
             var generator = new TorchSharp.torch.Generator((ulong)x.Case.Seed + 1);
             var initial = x.Flag ? randn(new long[] { x.Case.Batch, x.Case.Heads, x.Case.HeadDim, x.Case.ValueDim }, dtype: ScalarType.Float64, generator: generator) : null;
             Tensor Initial(Tensor like) => initial!.to(like.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32, like.device);
@@ -169,9 +170,9 @@ public static class OpProperties
             {
                 var (q, k, v, g, beta) = GdnInputs(i);
                 var s0 = initial is null ? null : Initial(q);
-                var (o, final) = x.Form < 2
-                    ? GatedDeltaRule.Chunked(q, k, v, g, beta, x.Size, s0, inverse: inverse, chunksPerGroup: group)
-                    : GatedDeltaRule.ChunkedScan(q, k, v, g, beta, x.Size, s0, inverse: inverse);
+                var (o, final) = scan
+                    ? GatedDeltaRule.ChunkedScan(q, k, v, g, beta, x.Size, s0, inverse: inverse)
+                    : GatedDeltaRule.Chunked(q, k, v, g, beta, x.Size, s0, inverse: inverse, chunksPerGroup: group);
                 return cat(new[] { o.flatten(), final.to(o.dtype).flatten() });      // outputs and the final state
             };
             using var inputs64 = Oracle.AsFloat64(inputs);
@@ -182,7 +183,7 @@ public static class OpProperties
                 return cat(new[] { o.flatten(), final.flatten() });
             }, inputs64);
             Oracle.Agree(Without(Oracle.ValueAndGradients(op, inputs), "dw"), Without(expected, "dw"),
-                Oracle.Tolerance(x.Case.DType, x.Case.Scale), $"gdn {(x.Form < 2 ? "chunked" : "scan")}", Oracle.NoiseFloor(expected, x.Case.DType));
+                Oracle.Tolerance(x.Case.DType, x.Case.Scale), $"gdn {(scan ? "scan" : $"chunked ({inverse})")}", Oracle.NoiseFloor(expected, x.Case.DType));
         });
 
     static OpProperty GdnDecode() => new OpProperty<FormCase>("gdn decode",
@@ -284,7 +285,7 @@ public static class OpProperties
         });
 
     static OpProperty HouseholderPieces() => new OpProperty<FormCase>("householder and UT",
-        "Householder.Apply and Matrix, Product and CumulativeProducts, the UT transform (both inversions) and ProductFromUT, both unit-lower inverses",
+        "Householder.Apply and Matrix, Product and CumulativeProducts, the UT transform (three inversions) and ProductFromUT, the three unit-lower inverses",
         target => Forms(target, 2, new[] { EdgeValues.None, EdgeValues.BetaAtBounds }),
         (x, target) =>
         {
@@ -308,7 +309,7 @@ public static class OpProperties
             for (int t = 0; t < l; t++) sequential = Householder.Matrix(w.select(2, t), beta.select(2, t)).matmul(sequential);
             AgreeTensor(Householder.Product(wc, bc), sequential, tolerance, "Product", unitScale);
             AgreeTensor(Householder.CumulativeProducts(wc, bc).select(2, l - 1), sequential, tolerance, "CumulativeProducts (last)", unitScale);
-            var ut = Householder.UT(wc, bc, x.Form == 0 ? UnitLowerInverse.TriangularSolve : UnitLowerInverse.Blockwise);
+            var ut = Householder.UT(wc, bc, x.Form == 0 ? UnitLowerInverse.TriangularSolve : x.Flag ? UnitLowerInverse.BlockedSolve : UnitLowerInverse.Blockwise);
             AgreeTensor(Householder.ProductFromUT(wc, ut.U), sequential, tolerance, "UT → product", unitScale);
             // Both inverses of I + A against a dense inverse.
             var a = (beta.unsqueeze(-1) * w.matmul(w.transpose(-2, -1))).tril(-1);
@@ -316,6 +317,7 @@ public static class OpProperties
             var ac = a.to(wc.dtype, wc.device);
             AgreeTensor(Householder.InverseUnitLower(ac), dense, tolerance, "InverseUnitLower", unitScale);
             AgreeTensor(Householder.InverseUnitLowerBlockwise(ac), dense, tolerance, "InverseUnitLowerBlockwise", unitScale);
+            AgreeTensor(Householder.InverseUnitLowerBlocked(ac, 1 + x.Size % 7), dense, tolerance, $"InverseUnitLowerBlocked (blocks of {1 + x.Size % 7})", unitScale);
         });
 
     static OpProperty RopeRotations() => new OpProperty<FormCase>("rope",

@@ -138,8 +138,8 @@ public static class GatedDeltaRule
     /// <param name="chunkSize">C ≥ 1; any value gives the same result, speed differs</param>
     /// <param name="initialState">S before the first token <c>[B, H, Dk, Dv]</c> (default zeros)</param>
     /// <param name="scale">read-out scale (default <c>1/√Dk</c>)</param>
-    /// <param name="inverse">how <c>I + A</c> is inverted (<see cref="UnitLowerInverse.Auto"/>: triangular solve on CUDA,
-    /// block recursion elsewhere); same result either way</param>
+    /// <param name="inverse">how <c>I + A</c> is inverted (<see cref="UnitLowerInverse.Auto"/>: blocked triangular solve on
+    /// CUDA, block recursion elsewhere); same result every way</param>
     /// <param name="chunksPerGroup">G ≥ 1: the chunk recurrence runs in three phases instead of N dependent steps.
     /// (1) Within every group of G consecutive chunks, batched over all groups, the prefix maps
     /// <c>(P_j, Q_j) = (M_j P_{j−1}, M_j Q_{j−1} + B_j)</c> (G − 1 steps); (2) the loop over the N/G groups with each
@@ -178,18 +178,21 @@ public static class GatedDeltaRule
         var pieces = new List<Tensor>();                                              // chunk-start states, in chunk order
         if (full > 0)
         {
-            var grouped = maps.narrow(1, 0, full * g).view(x, full, g, dk, dk + dv);  // [B·H, N/G, G, Dk, Dk+Dv]
+            // Step-major copy: member j of every group is one contiguous batch [B·H·N/G, Dk, Dk+Dv], so that each batched
+            // matmul below reads its operand in place (a strided select over two batch dims would be copied at every step).
+            var members = maps.narrow(1, 0, full * g).view(x, full, g, dk, dk + dv)
+                .permute(2, 0, 1, 3, 4).contiguous().view(g, x * full, dk, dk + dv); // [G, B·H·N/G, Dk, Dk+Dv]
             // (1) [P_j | Q_j]: the map from the group's start to the end of its chunk j.
-            var prefix = grouped.select(2, 0);                                        // [B·H, N/G, Dk, Dk+Dv]
+            var prefix = members[0];                                                  // [B·H·N/G, Dk, Dk+Dv]
             for (int j = 1; j < g; j++)
             {
-                var e = grouped.select(2, j);
+                var e = members[j];
                 var next = e.narrow(-1, 0, dk).matmul(prefix);                        // [M_j P | M_j Q]
                 next.narrow(-1, dk, dv).add_(e.narrow(-1, dk, dv));                   // … + [0 | B_j]
                 prefix = next;
             }
             // (2) The only long sequential part, one step per group; group-major so that each step reads a contiguous block.
-            var across = prefix.transpose(0, 1).contiguous();                         // [N/G, B·H, Dk, Dk+Dv]
+            var across = prefix.view(x, full, dk, dk + dv).transpose(0, 1).contiguous();   // [N/G, B·H, Dk, Dk+Dv]
             var groupStarts = new List<Tensor>((int)full);
             for (int i = 0; i < full; i++)
             {
@@ -197,13 +200,13 @@ public static class GatedDeltaRule
                 s = Advance(across[i], s, dk, dv);
             }
             // (3) Chunk starts inside every group from the group's start, batched over groups.
-            var inGroup = new List<Tensor>((int)g) { stack(groupStarts, 1) };          // [B·H, N/G, Dk, Dv]
+            var inGroup = new List<Tensor>((int)g) { stack(groupStarts, 1).view(x * full, dk, dv) };   // [B·H·N/G, Dk, Dv]
             for (int j = 0; j < g - 1; j++)
             {
-                var e = grouped.select(2, j);
+                var e = members[j];
                 inGroup.Add(e.narrow(-1, 0, dk).matmul(inGroup[j]).add_(e.narrow(-1, dk, dv)));
             }
-            pieces.Add(stack(inGroup, 2).view(x, full * g, dk, dv));                  // [B·H, G·(N/G), Dk, Dv]
+            pieces.Add(stack(inGroup.Select(y => y.view(x, full, dk, dv)).ToArray(), 2).view(x, full * g, dk, dv));   // [B·H, N/G·G, Dk, Dv]
         }
         // The plain chunk loop: every chunk when not grouped, else the ragged rest.
         var rest = new List<Tensor>();
@@ -339,17 +342,23 @@ public static class GatedDeltaRule
     /// <summary>
     /// <c>(I + A)⁻¹ R</c> for the strict lower triangle <c>A</c> of <paramref name="a"/> <c>[..., C, C]</c> (its diagonal and
     /// upper part are neither read nor differentiated by either path) and right-hand sides <c>R</c> <c>[..., C, X]</c>:
-    /// <c>T = (I + A)⁻¹</c> by <see cref="Householder.InverseUnitLower"/> (<see cref="UnitLowerInverse.TriangularSolve"/>,
-    /// and Auto on CUDA) or <see cref="Householder.InverseUnitLowerBlockwise"/> (Blockwise, and Auto elsewhere), then one
-    /// matmul with every right-hand side at once.
+    /// <c>T = (I + A)⁻¹</c> by <see cref="Householder.InverseUnitLowerBlocked"/> (<see cref="UnitLowerInverse.BlockedSolve"/>,
+    /// and Auto on CUDA), <see cref="Householder.InverseUnitLower"/> (TriangularSolve) or
+    /// <see cref="Householder.InverseUnitLowerBlockwise"/> (Blockwise, and Auto elsewhere), then one matmul with every
+    /// right-hand side at once.
     /// <para>Why not one solve straight for R (no explicit T): a batched triangular solve costs in proportion to its
     /// right-hand sides and runs far below matmul speed. Measured on an H200 (fp32/TF32, 8192 matrices of 64×64,
     /// X = 128): solving for R 1.9 ms; solving for I (64 columns) 1.06 ms plus one 0.16 ms matmul, 1.22 ms.</para>
     /// </summary>
     static Tensor SolveUnitLower(Tensor a, Tensor rhs, UnitLowerInverse inverse)
     {
-        bool solve = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && a.device_type == DeviceType.CUDA);
-        var t = solve ? Householder.InverseUnitLower(a) : Householder.InverseUnitLowerBlockwise(a);
+        var t = inverse switch
+        {
+            UnitLowerInverse.TriangularSolve => Householder.InverseUnitLower(a),
+            UnitLowerInverse.BlockedSolve => Householder.InverseUnitLowerBlocked(a),
+            UnitLowerInverse.Auto when a.device_type == DeviceType.CUDA => Householder.InverseUnitLowerBlocked(a),
+            _ => Householder.InverseUnitLowerBlockwise(a),
+        };
         return t.matmul(rhs);
     }
 

@@ -1,4 +1,5 @@
 using PathNotebooks.DeltaNet;
+using PathNotebooks.PaTH;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -6,7 +7,8 @@ namespace PathNotebooks.Kernels;
 
 /// <summary>
 /// The gated delta rule: the chunked form at C = 64 and C = 128 (fewer sequential chunk steps, bigger batched
-/// matmuls), and the prefix-scan form at C = 64. It reuses the registry's common inputs: logForget as log α and β as
+/// matmuls), the prefix-scan form at C = 64, and C = 64 with one 64×64 triangular solve per chunk instead of the
+/// blocked solve Auto takes on CUDA (the comparison that justifies it). It reuses the registry's common inputs: logForget as log α and β as
 /// drawn, in (0, 2) — the negative-eigenvalue range, which every form of the rule supports. q and k are L2-normalised
 /// inside every variant and inside the reference, as the layer feeds the rule unit vectors (PaTH's w is drawn for the
 /// shared input bundle but not read).
@@ -19,6 +21,8 @@ static class GdnKernels
             Variant("gdn chunked (C=64)", i => GatedDeltaRule.Chunked(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 64).Output),
             Variant("gdn chunked (C=128)", i => GatedDeltaRule.Chunked(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 128).Output),
             Variant("gdn chunked scan (C=64)", i => GatedDeltaRule.ChunkedScan(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 64).Output),
+            Variant("gdn chunked (C=64, one 64×64 solve)", i => GatedDeltaRule.Chunked(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta, 64,
+                inverse: UnitLowerInverse.TriangularSolve).Output),
         });
 
     static KernelVariant Variant(string name, Func<KernelInputs, Tensor> forward) => new(name, forward);

@@ -20,6 +20,9 @@ public enum UnitLowerInverse
     Blockwise,
     /// <summary><c>torch.linalg.solve_triangular</c> (<see cref="Householder.InverseUnitLower"/>).</summary>
     TriangularSolve,
+    /// <summary>Triangular solves of the 16×16 diagonal blocks, then block forward substitution
+    /// (<see cref="Householder.InverseUnitLowerBlocked"/>): what the gated delta rule uses on CUDA.</summary>
+    BlockedSolve,
 }
 
 /// <summary>
@@ -154,7 +157,8 @@ public static class Householder
         var w32 = w.to(dtype);
         var bw = beta.to(dtype).unsqueeze(-1) * w32;                                  // diag(β) W   [..., L, d]
         var a = bw.matmul(w32.transpose(-2, -1)).tril(-1);                            // A  [..., L, L]
-        var t = inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && w.device_type == DeviceType.CUDA)
+        var t = inverse == UnitLowerInverse.BlockedSolve ? InverseUnitLowerBlocked(a)
+            : inverse == UnitLowerInverse.TriangularSolve || (inverse == UnitLowerInverse.Auto && w.device_type == DeviceType.CUDA)
             ? InverseUnitLower(a)                                                     // (I + A)⁻¹: one batched solve (fast on GPUs)
             : InverseUnitLowerBlockwise(a);                                           // (I + A)⁻¹: batched matmuls (fast on CPUs)
         var u = t.matmul(bw);                                                         // [..., L, d]
@@ -173,6 +177,40 @@ public static class Householder
         var unit = strictlyLower + identity;
         var rhs = identity.expand(strictlyLower.shape).contiguous();
         return linalg.solve_triangular(unit, rhs, upper: false, left: true, unitriangular: true).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <c>(I + A)⁻¹</c> for a strictly lower-triangular <c>A</c> <c>[..., L, L]</c>: the diagonal blocks of
+    /// <paramref name="blockSize"/> by one batched triangular solve (<see cref="InverseUnitLower"/>), then block forward
+    /// substitution, one block row at a time: with <c>X</c> the inverse of the leading <c>r</c> rows,
+    /// <c>inv([[L₁₁, 0], [L₂₁, L₂₂]]) = [[X, 0], [−X₂₂ L₂₁ X, X₂₂]]</c> (L is zero-padded to whole blocks). Exact like
+    /// the full solve, and on a GPU faster for the 64×64 chunks of the gated delta rule: libtorch's batched solve runs
+    /// far below matmul speed and costs more than proportionally in L (measured on an H200, 8192 matrices of 64×64 in
+    /// float32: 1.2 ms for one solve of 64, 0.6–0.7 ms for 16-blocks plus three block rows of batched matmuls).
+    /// </summary>
+    public static Tensor InverseUnitLowerBlocked(Tensor strictlyLower, int blockSize = 16)
+    {
+        if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "blockSize must be ≥ 1.");
+        long l = strictlyLower.shape[^1];
+        if (l <= blockSize) return InverseUnitLower(strictlyLower);
+        using var scope = NewDisposeScope();
+        long blocks = (l + blockSize - 1) / blockSize, size = blocks * blockSize;
+        var a = size == l ? strictlyLower : nn.functional.pad(strictlyLower, new long[] { 0, size - l, 0, size - l });
+        var batch = a.shape[..^2];
+        var diagonal = a.reshape([.. batch, blocks, blockSize, blocks, blockSize]).diagonal(0, -4, -2).movedim(new long[] { -1 }, new long[] { -3 });
+        var inverses = InverseUnitLower(diagonal);                                    // [..., blocks, b, b]
+        var lead = inverses.select(-3, 0);                                            // inverse of the first r rows, [..., r, r]
+        for (long i = 1; i < blocks; i++)
+        {
+            long r = i * blockSize;
+            var coupling = a[TensorIndex.Ellipsis, TensorIndex.Slice(r, r + blockSize), TensorIndex.Slice(null, r)];   // L₂₁ [..., b, r]
+            var own = inverses.select(-3, i);                                         // X₂₂ [..., b, b]
+            var below = -own.matmul(coupling.matmul(lead));                           // −X₂₂ L₂₁ X  [..., b, r]
+            var top = cat(new[] { lead, zeros([.. batch, r, blockSize], dtype: a.dtype, device: a.device) }, -1);
+            lead = cat(new[] { top, cat(new[] { below, own }, -1) }, -2);
+        }
+        if (size != l) lead = lead[TensorIndex.Ellipsis, TensorIndex.Slice(null, l), TensorIndex.Slice(null, l)];
+        return lead.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>

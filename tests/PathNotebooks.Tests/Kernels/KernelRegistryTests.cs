@@ -102,7 +102,7 @@ public class KernelRegistryTests(ITestOutputHelper output)
         }, KernelRegistry.Get("path").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "path-fox chunked (C=256)", "path-fox chunked (C=512)" }, KernelRegistry.Get("path-fox").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "fox (auto)", "fox sdpa+mask", "fox chunked" }, KernelRegistry.Get("fox").Variants.Select(v => v.Name));
-        Assert.Equal(new[] { "gdn chunked (C=64)", "gdn chunked (C=128)", "gdn chunked scan (C=64)" },
+        Assert.Equal(new[] { "gdn chunked (C=64)", "gdn chunked (C=128)", "gdn chunked scan (C=64)", "gdn chunked (C=64, one 64×64 solve)" },
             KernelRegistry.Get("gdn").Variants.Select(v => v.Name));
         var all = KernelRegistry.Ops.SelectMany(o => o.Variants).Select(v => v.Name).ToList();
         Assert.Equal(all.Count, all.Distinct().Count());
