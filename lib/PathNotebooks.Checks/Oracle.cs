@@ -14,15 +14,16 @@ public static class Oracle
     /// forward and gradients. float32 leaves room for chunked forms that sum in a different order and for TF32 on
     /// CUDA, and at ×10 logits and more for gradients that are differences of nearly equal terms (up to 1.2 % seen
     /// on an H200 at T ≤ 11, D ≤ 4); half precision for 8–11-bit mantissas (gradients of short sequences, whose few
-    /// terms cancel, are what needs bfloat16's 10 %: the worst of 150 cases per property on an H200).
+    /// terms cancel, set these: the worst of 200 cases per property on an H200 were 11 % in bfloat16 and 3.3 % in
+    /// float16, at T ≤ 5 and D ≤ 3).
     /// </summary>
     public static double Tolerance(ScalarType dtype, double logitScale = 1) => dtype switch
     {
         ScalarType.Float64 => 1e-7,
         // Peaked softmax (×10 and more) on a few keys: gradients are differences of nearly equal terms.
         ScalarType.Float32 => logitScale >= 10 ? 2e-2 : 5e-3,
-        ScalarType.Float16 => 3e-2,
-        ScalarType.BFloat16 => 1e-1,
+        ScalarType.Float16 => 5e-2,
+        ScalarType.BFloat16 => 1.5e-1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a floating dtype"),
     };
 

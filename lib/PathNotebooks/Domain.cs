@@ -56,11 +56,49 @@ public static class Domain
     public static void UnitRows(Tensor x, string name, string why)
     {
         using var scope = NewDisposeScope();
-        double tolerance = x.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2e-2 : 1e-5;
+        double tolerance = UnitTolerance(x);
         var norms = x.to(x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32).norm(-1);
         var bad = ((norms - 1).abs_() <= tolerance).logical_not_();
         ThrowIfAny(bad, norms, name, $"must have unit rows (‖row‖ = 1 within {tolerance:G2}; {why})", prefix: "a row norm");
     }
+
+    /// <summary>
+    /// Several checks of one call with a single wait for the device: each rule builds its mask, one read of one
+    /// boolean says whether any failed, and only then is the first failure turned into its message.
+    /// </summary>
+    public sealed class Rules
+    {
+        readonly List<(Tensor Bad, Tensor Values, string Name, string Rule, string? Prefix)> pending = new();
+
+        /// <summary>Every element of <paramref name="x"/> in <c>[lo, hi]</c> (NaN is not).</summary>
+        public Rules InRange(Tensor x, string name, double lo, double hi, string why)
+        {
+            pending.Add(((x >= lo).logical_and_(x <= hi).logical_not_(), x, name, $"must lie in [{Number(lo)}, {Number(hi)}] ({why})", null));
+            return this;
+        }
+
+        /// <summary>Unit rows (see <see cref="Domain.UnitRows"/>).</summary>
+        public Rules UnitRows(Tensor x, string name, string why)
+        {
+            double tolerance = UnitTolerance(x);
+            var norms = x.to(x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32).norm(-1);
+            pending.Add((((norms - 1).abs_() <= tolerance).logical_not_(), norms, name,
+                $"must have unit rows (‖row‖ = 1 within {tolerance:G2}; {why})", "a row norm"));
+            return this;
+        }
+
+        /// <summary>Throws for the first rule that fails; one device wait when all hold.</summary>
+        public void Check()
+        {
+            if (pending.Count == 0) return;
+            using var scope = NewDisposeScope();
+            bool anyBad = stack(pending.Select(p => p.Bad.any()).ToArray()).any().item<bool>();
+            if (!anyBad) return;
+            foreach (var (bad, values, name, rule, prefix) in pending) ThrowIfAny(bad, values, name, rule, prefix);
+        }
+    }
+
+    static double UnitTolerance(Tensor x) => x.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2e-2 : 1e-5;
 
     /// <summary>When any element of <paramref name="bad"/> is set: the message with the first such value of <paramref name="values"/> and its index.</summary>
     static void ThrowIfAny(Tensor bad, Tensor values, string name, string rule, string? prefix = null)

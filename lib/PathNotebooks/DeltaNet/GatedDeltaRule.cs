@@ -254,6 +254,14 @@ public static class GatedDeltaRule
     {
         CheckInputs(q, k, v, logDecay, beta, initialState);
         CheckDomain(q, k, logDecay, beta);
+        return ChunkedScanUnchecked(q, k, v, logDecay, beta, chunkSize, initialState, scale, inverse);
+    }
+
+    /// <summary><see cref="ChunkedScan"/> with the shape checks only (the kernel registry times and fuzzes the kernels themselves).</summary>
+    internal static (Tensor Output, Tensor FinalState) ChunkedScanUnchecked(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta,
+        int chunkSize, Tensor? initialState, double? scale, UnitLowerInverse inverse)
+    {
+        CheckInputs(q, k, v, logDecay, beta, initialState);
         if (chunkSize < 1) throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "chunkSize must be ≥ 1.");
         using var tf32 = Tf32Scope.For(q);
         using var scope = NewDisposeScope();
@@ -406,9 +414,12 @@ public static class GatedDeltaRule
     /// </summary>
     static void CheckDomain(Tensor q, Tensor k, Tensor logDecay, Tensor beta)
     {
-        Domain.UnitRows(k, nameof(k), "the rule's keys are L2-normalised; the transition I − βkkᵀ is contractive only for unit k");
-        Domain.InRange(logDecay, nameof(logDecay), double.MinValue, 0, "the decay α = exp(g) lies in (0, 1], so g is finite and ≤ 0");
-        Domain.InRange(beta, nameof(beta), 0, 2, "the transition I − βkkᵀ has eigenvalue 1 − β along k, which must lie in [−1, 1]");
+        using var scope = NewDisposeScope();
+        new Domain.Rules()
+            .UnitRows(k, nameof(k), "the rule's keys are L2-normalised; the transition I − βkkᵀ is contractive only for unit k")
+            .InRange(logDecay, nameof(logDecay), double.MinValue, 0, "the decay α = exp(g) lies in (0, 1], so g is finite and ≤ 0")
+            .InRange(beta, nameof(beta), 0, 2, "the transition I − βkkᵀ has eigenvalue 1 − β along k, which must lie in [−1, 1]")
+            .Check();
     }
 
     static void CheckInputs(Tensor q, Tensor k, Tensor v, Tensor logDecay, Tensor beta, Tensor? initialState)

@@ -71,7 +71,7 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
     /// <summary>The GPU experiment: 2 layers, d = 128, L = 128 (about three minutes on one H200 for all eight trainings).</summary>
     public static HybridRecallSettings Full => new()
     {
-        DModel = 128, Layers = 2, Heads = 4, TrainLength = 128, BatchSize = 64, MqarSteps = 1000, NeedleSteps = 600, LearningRate = 3e-3,
+        DModel = 128, Layers = 2, Heads = 4, TrainLength = 128, BatchSize = 64, MqarSteps = 1000, NeedleSteps = 600, LearningRate = 1e-3,
         EvalSequences = 128, EvalBatch = 64, MqarKeys = 64, MqarValues = 64, TrainPairsMin = 2, TrainPairsMax = 8, LengthSweepPairs = 8,
         PairSweep = new[] { 4, 8, 16, 24, 32 }, NeedleDepths = new[] { 0, 0.25, 0.5, 0.75, 1 }, SwaWindow = 32, NsaBlock = 8,
         NsaSelectedBlocks = 6, NsaWindow = 16, GdnChunkSize = 64,

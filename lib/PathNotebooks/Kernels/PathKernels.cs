@@ -22,8 +22,8 @@ static class PathKernels
         new[] { 256, 512 }.Select(c => Chunked($"path-fox chunked (C={c})", c, gated: true)).ToArray());
 
     static KernelVariant Chunked(string name, int chunkSize, bool gated, UnitLowerInverse inverse = UnitLowerInverse.Auto) =>
-        new(name, i => PathAttentionChunked.Forward(i.Q, i.K, i.V, i.RequireW, i.RequireBeta, gated ? i.RequireLogForget : null,
-            chunkSize, inverse: inverse));
+        new(name, i => PathAttentionChunked.ForwardUnchecked(i.Q, i.K, i.V, i.RequireW, i.RequireBeta, gated ? i.RequireLogForget : null,
+            chunkSize, scale: null, inverse));   // the kernel without the public entry point's domain check (fuzzed there by the property suite)
 
     /// <summary>The decode-recurrence form (<see cref="PathAttentionNaive"/>) in float64.</summary>
     static Tensor Reference(KernelInputs i, Tensor? logForget)

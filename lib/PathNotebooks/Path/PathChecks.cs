@@ -42,9 +42,11 @@ internal static class PathChecks
         PathNotebooks.Domain.GateDType(w, nameof(w), q);
         PathNotebooks.Domain.GateDType(beta, nameof(beta), q);
         if (logForget is not null) PathNotebooks.Domain.GateDType(logForget, nameof(logForget), q);
-        PathNotebooks.Domain.InRange(beta, nameof(beta), 0, 2, "a transform I − βwwᵀ has eigenvalue 1 − β along w, which must lie in [−1, 1]");
-        PathNotebooks.Domain.UnitRows(w, nameof(w), "I − βwwᵀ is a reflection-like transform only for unit w");
-        if (logForget is not null)
-            PathNotebooks.Domain.InRange(logForget, nameof(logForget), double.MinValue, double.MaxValue, "a log forget gate must be finite");
+        using var scope = NewDisposeScope();
+        var rules = new PathNotebooks.Domain.Rules()
+            .InRange(beta, nameof(beta), 0, 2, "a transform I − βwwᵀ has eigenvalue 1 − β along w, which must lie in [−1, 1]")
+            .UnitRows(w, nameof(w), "I − βwwᵀ is a reflection-like transform only for unit w");
+        if (logForget is not null) rules.InRange(logForget, nameof(logForget), double.MinValue, double.MaxValue, "a log forget gate must be finite");
+        rules.Check();
     }
 }
