@@ -86,14 +86,21 @@ public static class CaseGens
         Gen.Frequency((1, Gen.Const(1)), (2, Among(2, 3, 5, 7, 11, 13, 17, 31, 37, 61, 67, 97, 127, 131).Where(t => t <= max)), (3, Gen.Int[1, max]));
 
     /// <summary>A whole case; dtypes from <paramref name="dtypes"/>, T up to <paramref name="maxLength"/>.</summary>
+    /// <param name="dtypes">the dtypes drawn</param>
+    /// <param name="maxLength">longest T</param>
+    /// <param name="maxHeadDim">largest D and Dv</param>
+    /// <param name="valueDimDiffers">whether Dv is drawn on its own (else Dv = D)</param>
+    /// <param name="edges">the edge values drawn</param>
+    /// <param name="minHeadDim">2 for ops that normalise their keys: at D = 1 a unit key is ±1, the gradient through the
+    /// normalisation is zero analytically and rounding ÷ ‖k‖ numerically, which says nothing about the op</param>
     public static Gen<OpCase> Case(IReadOnlyList<ScalarType> dtypes, int maxLength, int maxHeadDim = 16, bool valueDimDiffers = true,
-        IReadOnlyList<EdgeValues>? edges = null)
+        IReadOnlyList<EdgeValues>? edges = null, int minHeadDim = 1)
     {
         var edgeChoices = (edges ?? new[] { EdgeValues.None }).ToArray();
         return from b in Gen.Int[1, 2]
                from h in Gen.Int[1, 3]
                from t in Length(maxLength)
-               from d in Gen.Int[1, maxHeadDim]
+               from d in Gen.Int[minHeadDim, maxHeadDim]
                from dv in valueDimDiffers ? Gen.Int[1, maxHeadDim] : Gen.Const(0)
                from dtype in Among(dtypes.ToArray())
                from scale in dtype is ScalarType.BFloat16 or ScalarType.Float16 ? Among(1.0, 3.0, 10.0) : Among(1.0, 3.0, 10.0, 30.0)

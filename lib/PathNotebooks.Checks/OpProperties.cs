@@ -54,7 +54,7 @@ public static class OpProperties
     /// <summary>The registry property over the given variants of <paramref name="op"/> (tests pass a deliberately broken one).</summary>
     public static OpProperty RegistryLike(KernelOp op, IReadOnlyList<KernelVariant> variants) => new OpProperty<VariantCase>(
         $"registry {op.Name}", $"{op.Name}: {string.Join(", ", variants.Select(v => v.Name))} against the float64 reference",
-        target => from c in CaseGens.Case(target.DTypes, MaxLength, edges: EdgesFor(op.Inputs))
+        target => from c in CaseGens.Case(target.DTypes, MaxLength, edges: EdgesFor(op.Inputs), minHeadDim: NormalisesKeys(op) ? 2 : 1)
                   from v in CaseGens.Among(variants.Select(x => x.Name).ToArray())
                   select new VariantCase(c, v),
         (x, target) =>
@@ -67,14 +67,17 @@ public static class OpProperties
             Oracle.Agree(actual, expected, Oracle.Tolerance(x.Case.DType, x.Case.Scale), variant.Name, Oracle.NoiseFloor(expected, x.Case.DType));
         });
 
+    /// <summary>The gated delta rule's registry variants normalise q and k (see <see cref="CaseGens.Case"/>'s minHeadDim).</summary>
+    static bool NormalisesKeys(KernelOp op) => op.Name == "gdn";
+
     /// <summary>A case with one op-specific integer (a chunk size, a window…) and a choice among a few forms.</summary>
     public sealed record FormCase(OpCase Case, int Size, int Form, bool Flag)
     {
         public override string ToString() => $"{Case} size={Size} form={Form} flag={Flag}";
     }
 
-    static Gen<FormCase> Forms(PropertyTarget target, int forms, IReadOnlyList<EdgeValues> edges, bool valueDimDiffers = true) =>
-        from c in CaseGens.Case(target.DTypes, MaxLength, valueDimDiffers: valueDimDiffers, edges: edges)
+    static Gen<FormCase> Forms(PropertyTarget target, int forms, IReadOnlyList<EdgeValues> edges, bool valueDimDiffers = true, int minHeadDim = 1) =>
+        from c in CaseGens.Case(target.DTypes, MaxLength, valueDimDiffers: valueDimDiffers, edges: edges, minHeadDim: minHeadDim)
         from size in Gen.Int[1, c.Length + 3]
         from form in Gen.Int[0, forms - 1]
         from flag in Gen.Bool
@@ -156,7 +159,7 @@ public static class OpProperties
 
     static OpProperty GdnForms() => new OpProperty<FormCase>("gdn forms",
         "gated delta rule chunked (any chunk size and group size, all three inversions, with an initial state) and prefix scan against the float64 token recurrence",
-        target => Forms(target, 4, new[] { EdgeValues.None, EdgeValues.BetaAtBounds, EdgeValues.GatesNearZero, EdgeValues.GatesNearOne }),
+        target => Forms(target, 4, new[] { EdgeValues.None, EdgeValues.BetaAtBounds, EdgeValues.GatesNearZero, EdgeValues.GatesNearOne }, minHeadDim: 2),
         (x, target) =>
         {
             using var inputs = x.Case.Inputs(PathInputs, target.Device);
@@ -188,7 +191,7 @@ public static class OpProperties
 
     static OpProperty GdnDecode() => new OpProperty<FormCase>("gdn decode",
         "gated delta rule Step, token by token, gives the recurrence's outputs and final state",
-        target => Forms(target, 1, new[] { EdgeValues.None, EdgeValues.BetaAtBounds, EdgeValues.GatesNearZero }),
+        target => Forms(target, 1, new[] { EdgeValues.None, EdgeValues.BetaAtBounds, EdgeValues.GatesNearZero }, minHeadDim: 2),
         (x, target) =>
         {
             using var inputs = x.Case.Inputs(PathInputs, target.Device);

@@ -178,21 +178,20 @@ public static class GatedDeltaRule
         var pieces = new List<Tensor>();                                              // chunk-start states, in chunk order
         if (full > 0)
         {
-            // Step-major copy: member j of every group is one contiguous batch [B·H·N/G, Dk, Dk+Dv], so that each batched
-            // matmul below reads its operand in place (a strided select over two batch dims would be copied at every step).
-            var members = maps.narrow(1, 0, full * g).view(x, full, g, dk, dk + dv)
-                .permute(2, 0, 1, 3, 4).contiguous().view(g, x * full, dk, dk + dv); // [G, B·H·N/G, Dk, Dk+Dv]
+            // Member j of every group is a view with one uniform batch stride (the two batch dims merge), which batched
+            // matmuls read in place. (A step-major copy of the maps measured slower on an H200: it only adds the copy.)
+            var grouped = maps.narrow(1, 0, full * g).view(x, full, g, dk, dk + dv);  // [B·H, N/G, G, Dk, Dk+Dv]
             // (1) [P_j | Q_j]: the map from the group's start to the end of its chunk j.
-            var prefix = members[0];                                                  // [B·H·N/G, Dk, Dk+Dv]
+            var prefix = grouped.select(2, 0);                                        // [B·H, N/G, Dk, Dk+Dv]
             for (int j = 1; j < g; j++)
             {
-                var e = members[j];
+                var e = grouped.select(2, j);
                 var next = e.narrow(-1, 0, dk).matmul(prefix);                        // [M_j P | M_j Q]
                 next.narrow(-1, dk, dv).add_(e.narrow(-1, dk, dv));                   // … + [0 | B_j]
                 prefix = next;
             }
             // (2) The only long sequential part, one step per group; group-major so that each step reads a contiguous block.
-            var across = prefix.view(x, full, dk, dk + dv).transpose(0, 1).contiguous();   // [N/G, B·H, Dk, Dk+Dv]
+            var across = prefix.transpose(0, 1).contiguous();                         // [N/G, B·H, Dk, Dk+Dv]
             var groupStarts = new List<Tensor>((int)full);
             for (int i = 0; i < full; i++)
             {
@@ -200,13 +199,13 @@ public static class GatedDeltaRule
                 s = Advance(across[i], s, dk, dv);
             }
             // (3) Chunk starts inside every group from the group's start, batched over groups.
-            var inGroup = new List<Tensor>((int)g) { stack(groupStarts, 1).view(x * full, dk, dv) };   // [B·H·N/G, Dk, Dv]
+            var inGroup = new List<Tensor>((int)g) { stack(groupStarts, 1) };          // [B·H, N/G, Dk, Dv]
             for (int j = 0; j < g - 1; j++)
             {
-                var e = members[j];
+                var e = grouped.select(2, j);
                 inGroup.Add(e.narrow(-1, 0, dk).matmul(inGroup[j]).add_(e.narrow(-1, dk, dv)));
             }
-            pieces.Add(stack(inGroup.Select(y => y.view(x, full, dk, dv)).ToArray(), 2).view(x, full * g, dk, dv));   // [B·H, N/G·G, Dk, Dv]
+            pieces.Add(stack(inGroup, 2).view(x, full * g, dk, dv));                  // [B·H, G·(N/G), Dk, Dv]
         }
         // The plain chunk loop: every chunk when not grouped, else the ragged rest.
         var rest = new List<Tensor>();

@@ -186,7 +186,8 @@ public static class Householder
     /// <c>inv([[L₁₁, 0], [L₂₁, L₂₂]]) = [[X, 0], [−X₂₂ L₂₁ X, X₂₂]]</c> (L is zero-padded to whole blocks). Exact like
     /// the full solve, and on a GPU faster for the 64×64 chunks of the gated delta rule: libtorch's batched solve runs
     /// far below matmul speed and costs more than proportionally in L (measured on an H200, 8192 matrices of 64×64 in
-    /// float32: 1.2 ms for one solve of 64, 0.6–0.7 ms for 16-blocks plus three block rows of batched matmuls).
+    /// float32: 1.2 ms for one solve of 64, 0.6–0.7 ms for 16-blocks plus three block rows of batched matmuls; in the
+    /// whole chunked rule at T = 8192, B = 4, H = 16, bf16: 5.35 ms forward against 5.64 ms with the single solve).
     /// </summary>
     public static Tensor InverseUnitLowerBlocked(Tensor strictlyLower, int blockSize = 16)
     {
