@@ -38,7 +38,7 @@ public static class Domain
     {
         using var scope = NewDisposeScope();
         var bad = (x >= lo).logical_and_(x <= hi).logical_not_();
-        ThrowIfAny(bad, x, name, $"must lie in [{Number(lo)}, {Number(hi)}] ({why})");
+        ThrowIfAny(bad, x, name, $"{RangeRule(lo, hi)} ({why})");
     }
 
     /// <summary>Throws unless every element of <paramref name="x"/> is ≤ <paramref name="hi"/> (NaN is not).</summary>
@@ -73,7 +73,7 @@ public static class Domain
         /// <summary>Every element of <paramref name="x"/> in <c>[lo, hi]</c> (NaN is not).</summary>
         public Rules InRange(Tensor x, string name, double lo, double hi, string why)
         {
-            pending.Add(((x >= lo).logical_and_(x <= hi).logical_not_(), x, name, $"must lie in [{Number(lo)}, {Number(hi)}] ({why})", null));
+            pending.Add(((x >= lo).logical_and_(x <= hi).logical_not_(), x, name, $"{RangeRule(lo, hi)} ({why})", null));
             return this;
         }
 
@@ -97,6 +97,15 @@ public static class Domain
             foreach (var (bad, values, name, rule, prefix) in pending) ThrowIfAny(bad, values, name, rule, prefix);
         }
     }
+
+    /// <summary>"must lie in [0, 2]", "must be finite and ≤ 0", "must be finite" (double.MinValue/MaxValue as open ends).</summary>
+    static string RangeRule(double lo, double hi) => (lo == double.MinValue, hi == double.MaxValue) switch
+    {
+        (true, true) => "must be finite",
+        (true, false) => $"must be finite and ≤ {Number(hi)}",
+        (false, true) => $"must be finite and ≥ {Number(lo)}",
+        _ => $"must lie in [{Number(lo)}, {Number(hi)}]",
+    };
 
     static double UnitTolerance(Tensor x) => x.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? 2e-2 : 1e-5;
 
