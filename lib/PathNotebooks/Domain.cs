@@ -8,9 +8,9 @@ namespace PathNotebooks;
 /// validates or is exact everywhere). A failure is an <see cref="ArgumentException"/> naming the argument, the first
 /// offending value and where it sits, and the allowed range. NaN never passes a range check (it is outside every
 /// range), so a NaN gate is rejected rather than turned into a NaN output.
-/// <para>Cost: one fused comparison and reduction per checked tensor and one read of a single boolean, which on a GPU
-/// waits for the queue. The public ops check; the layers, whose gates lie in the domain by construction, call the
-/// unchecked forms.</para>
+/// <para>Cost: one comparison and reduction per checked tensor, and for all checks of one call (<see cref="Rules"/>) one
+/// read of a single boolean, which on a GPU waits for the queue. The public ops check; the layers, whose gates lie in
+/// the domain by construction, call the unchecked forms.</para>
 /// </summary>
 public static class Domain
 {
@@ -33,20 +33,12 @@ public static class Domain
         throw new ArgumentException($"{name} must have dtype {allowed} (q is {q.dtype}), got {x.dtype}.", name);
     }
 
-    /// <summary>Throws unless every element of <paramref name="x"/> lies in <c>[lo, hi]</c> (NaN does not).</summary>
+    /// <summary>Throws unless every element of <paramref name="x"/> lies in <c>[lo, hi]</c> (NaN does not); double.MinValue and
+    /// MaxValue stand for open ends ("finite and ≤ 0").</summary>
     public static void InRange(Tensor x, string name, double lo, double hi, string why)
     {
         using var scope = NewDisposeScope();
-        var bad = (x >= lo).logical_and_(x <= hi).logical_not_();
-        ThrowIfAny(bad, x, name, $"{RangeRule(lo, hi)} ({why})");
-    }
-
-    /// <summary>Throws unless every element of <paramref name="x"/> is ≤ <paramref name="hi"/> (NaN is not).</summary>
-    public static void AtMost(Tensor x, string name, double hi, string why)
-    {
-        using var scope = NewDisposeScope();
-        var bad = (x <= hi).logical_not_();
-        ThrowIfAny(bad, x, name, $"must be ≤ {Number(hi)} ({why})");
+        new Rules().InRange(x, name, lo, hi, why).Check();
     }
 
     /// <summary>
@@ -56,10 +48,7 @@ public static class Domain
     public static void UnitRows(Tensor x, string name, string why)
     {
         using var scope = NewDisposeScope();
-        double tolerance = UnitTolerance(x);
-        var norms = x.to(x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32).norm(-1);
-        var bad = ((norms - 1).abs_() <= tolerance).logical_not_();
-        ThrowIfAny(bad, norms, name, $"must have unit rows (‖row‖ = 1 within {tolerance:G2}; {why})", prefix: "a row norm");
+        new Rules().UnitRows(x, name, why).Check();
     }
 
     /// <summary>
