@@ -40,6 +40,12 @@ public abstract class TokenMixer : nn.Module<Tensor, Tensor>
     /// </summary>
     public virtual void InitializeWeights(double std) => WeightInit.NormalLinear(this, std);
 
+    /// <summary>
+    /// An extra training loss the last forward produced (e.g. LTE's sparsity loss), handed over once: the caller adds
+    /// it to the task loss and disposes it. Null for mixers without one (the default) and after it was taken.
+    /// </summary>
+    public virtual Tensor? TakeAuxiliaryLoss() => null;
+
     /// <summary>When true, the next forward stores its attention probabilities <c>[B, H, T, T]</c> in
     /// <see cref="LastAttention"/> (slower, explicit path). Mixers without attention probabilities ignore it.</summary>
     public bool CaptureAttention { get; set; }

@@ -79,6 +79,24 @@ public sealed class CausalLM : nn.Module<Tensor, Tensor>
         foreach (var b in blocks) b.Mixer.CaptureAttention = on;
     }
 
+    /// <summary>
+    /// The sum of the extra training losses the mixers produced in the last forward (<see cref="TokenMixer.TakeAuxiliaryLoss"/>;
+    /// e.g. LTE's sparsity loss), or null when none did. Each mixer hands its loss over once.
+    /// </summary>
+    public Tensor? TakeAuxiliaryLoss()
+    {
+        Tensor? total = null;
+        foreach (var mixer in Mixers)
+        {
+            using var part = mixer.TakeAuxiliaryLoss();
+            if (part is null) continue;
+            var sum = total is null ? part.clone() : total + part;
+            total?.Dispose();
+            total = sum;
+        }
+        return total;
+    }
+
     /// <summary>The token mixers, layer 0 first.</summary>
     public IReadOnlyList<TokenMixer> Mixers => blocks.Select(b => b.Mixer).ToList();
 

@@ -10,7 +10,8 @@ public static class Trainer
 {
     /// <summary>
     /// Trains <paramref name="model"/> for <see cref="TrainOptions.Steps"/> steps on batches from <paramref name="nextBatch"/>(step),
-    /// which must already be on the model's device. Returns the logged losses (mean over each logging interval).
+    /// which must already be on the model's device. The loss is the masked cross-entropy plus any auxiliary loss the mixers produce
+    /// (<see cref="CausalLM.TakeAuxiliaryLoss"/>); the log records the cross-entropy alone (mean over each logging interval).
     /// </summary>
     public static List<TrainPoint> Train(CausalLM model, Func<int, Batch> nextBatch, TrainOptions options, Action<TrainPoint>? onLog = null)
     {
@@ -29,7 +30,8 @@ public static class Trainer
             using var batch = nextBatch(step);
             optimizer.zero_grad();
             var loss = MaskedCrossEntropy(model.forward(batch.Inputs), batch.Targets, batch.LossMask);
-            loss.backward();
+            var auxiliary = model.TakeAuxiliaryLoss();                     // e.g. LTE's sparsity loss; the log shows the task loss
+            (auxiliary is null ? loss : loss + auxiliary).backward();
             if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.ClipNorm);
             optimizer.step();
             sum += loss.item<float>(); count++;

@@ -1,4 +1,5 @@
 using PathNotebooks.DeltaNet;
+using PathNotebooks.Eviction;
 using PathNotebooks.Forgetting;
 using PathNotebooks.Mixers;
 using PathNotebooks.Models;
@@ -36,6 +37,9 @@ public class DecodeTests
         new NsaSpec { BlockSize = 3, SelectedBlocks = 2, Window = 4 },
         new NsaSpec { BlockSize = 2, SelectedBlocks = 3, Window = 2, KvHeads = 3, Rope = false },
         new NsaSpec { BlockSize = 3, SelectedBlocks = 3, Window = 3, KvHeads = 1 },
+        new LteSpec { Window = 6, Buffer = 5, Sinks = 2 },
+        new LteSpec { Window = 7, Buffer = 2, Sinks = 2, Rope = false },
+        new LteSpec { Window = 6, Buffer = 3, Sinks = 0 },
     }.Select(s => new object[] { s });
 
     static TokenMixer Mixer(MixerSpec spec, int seed)
@@ -120,7 +124,7 @@ public class DecodeTests
     [MemberData(nameof(Specs))]
     public void UnboundedStatesGrowByOneTokenPerStep(MixerSpec spec)
     {
-        if (spec is SoftmaxAttentionSpec { Window: not null } or GatedDeltaNetSpec) return;   // constant-size states
+        if (spec is SoftmaxAttentionSpec { Window: not null } or GatedDeltaNetSpec or LteSpec) return;   // constant-size states
         if (spec is NsaSpec) return;                    // one token per step plus a block mean every BlockSize steps (SparseLayerTests)
         var mixer = Mixer(spec, seed: 5);
         var bytes = new List<long>();
@@ -141,6 +145,7 @@ public class DecodeTests
         {
             new LayerPattern(gdn).Every(2, 1, swa),
             new LayerPattern(gdn).Every(2, 1, nsa),
+            new LayerPattern(gdn).Every(2, 1, new LteSpec { Window = 6, Buffer = 4, Sinks = 1 }),
             new LayerPattern(new FoxSpec()).Every(2, 1, swa),
             new LayerPattern(new PathSpec { ChunkSize = 3, LowRank = 4 }).Every(2, 1, nsa),
         }.Select(p => new object[] { p });
