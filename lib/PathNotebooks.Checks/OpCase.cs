@@ -53,7 +53,7 @@ public sealed record OpCase(int Batch, int Heads, int Length, int HeadDim, int V
         var q = Normal(b, h, t, HeadDim) * Scale;
         var k = Normal(b, h, t, HeadDim);
         var v = Normal(b, h, t, ValueDim);
-        Tensor? w = null, beta = null, logForget = null;
+        Tensor? w = null, beta = null, logForget = null, keep = null;
         // Which third of the positions gets which planted value (0, 1, 2 per position).
         var third = rand(new long[] { b, h, t }, dtype: ScalarType.Float64, generator: generator).mul_(3).floor_();
         if (spec.Transforms)
@@ -69,9 +69,10 @@ public sealed record OpCase(int Batch, int Heads, int Length, int HeadDim, int V
             if (Edges == EdgeValues.GatesNearZero) logForget = where(third.eq(0), full_like(logForget, -30.0), logForget);
             if (Edges == EdgeValues.GatesNearOne) logForget = where(third.eq(0), full_like(logForget, -1e-7), logForget);
         }
+        if (spec.KeepScores) keep = (2 * Normal(b, h, t)).sigmoid() - 0.5;
         return new KernelInputs(Leaf(q, DType), Leaf(k, DType), Leaf(v, DType),
             w is null ? null : Leaf(w, gateType), beta is null ? null : Leaf(beta, gateType),
-            logForget is null ? null : Leaf(logForget, gateType));
+            logForget is null ? null : Leaf(logForget, gateType), keep is null ? null : Leaf(keep, gateType));
     }
 }
 

@@ -1,3 +1,4 @@
+using PathNotebooks.Eviction;
 using TorchSharp;
 using CsCheck;
 using PathNotebooks.DeltaNet;
@@ -27,7 +28,7 @@ public static class OpProperties
     /// <summary>Every property, registry ops first (a variant registered later is fuzzed the day it lands).</summary>
     public static IReadOnlyList<OpProperty> All { get; } =
         KernelRegistry.Ops.Select(Registry)
-            .Concat(new[] { PathForms(), PathDecode(), FoxForms(), GdnForms(), GdnDecode(), SlidingWindow(), Sparse(),
+            .Concat(new[] { PathForms(), PathDecode(), FoxForms(), GdnForms(), GdnDecode(), SlidingWindow(), Sparse(), LteForms(),
                             HouseholderPieces(), RopeRotations(), Masks(), PositionalTools(), MixerDecode(), Tasks(), DomainErrors(), NanPropagates() })
             .ToArray();
 
@@ -237,6 +238,29 @@ public static class OpProperties
             Oracle.Agree(Oracle.ValueAndGradients(op, inputs), expected, Oracle.Tolerance(x.Case.DType, x.Case.Scale), x.Form > 0 ? $"swa blockwise (block {x.Form})" : "swa dense", Oracle.NoiseFloor(expected, x.Case.DType));
         });
 
+    /// <summary>An LTE case: window, sinks and the buffer cap (null = the training form, every kept token).</summary>
+    public sealed record LteCase(OpCase Case, int Window, int Sinks, int? Buffer)
+    {
+        public override string ToString() => $"{Case} window={Window} sinks={Sinks} buffer={Buffer?.ToString() ?? "none"}";
+    }
+
+    static OpProperty LteForms() => new OpProperty<LteCase>("lte forms",
+        "LTE attention, masked SDPA (training form and capped by a buffer) against the float64 reference built by definition",
+        target => from c in CaseGens.Case(target.DTypes, MaxLength)
+                  from window in Gen.Int[KeepScorer.LookAhead, KeepScorer.LookAhead + c.Length]
+                  from sinks in Gen.Int[0, 4]
+                  from capped in Gen.Bool
+                  from extra in Gen.Int[0, c.Length]
+                  select new LteCase(c, window, sinks, capped ? sinks + extra : null),
+        (x, target) =>
+        {
+            using var inputs = x.Case.Inputs(new KernelInputSpec(KeepScores: true), target.Device);
+            using var inputs64 = Oracle.AsFloat64(inputs);
+            var expected = Oracle.ValueAndGradients(i => LteAttentionOps.Reference(i.Q, i.K, i.V, i.RequireKeepScores, x.Window, x.Sinks, x.Buffer), inputs64);
+            Oracle.Agree(Oracle.ValueAndGradients(i => LteAttentionOps.Masked(i.Q, i.K, i.V, i.RequireKeepScores, x.Window, x.Sinks, x.Buffer), inputs),
+                expected, Oracle.Tolerance(x.Case.DType, x.Case.Scale), "lte masked", Oracle.NoiseFloor(expected, x.Case.DType));
+        });
+
     /// <summary>An NSA case: the block size, how many blocks are selected, the window, and the query heads per KV head.</summary>
     public sealed record NsaCase(OpCase Case, int BlockSize, int Selected, int Window, int Group)
     {
@@ -412,7 +436,7 @@ public static class OpProperties
         public override string ToString() => $"{Spec} heads={Heads} headDim={HeadDim} T={Length} seed={Seed}";
     }
 
-    static Gen<MixerSpec> Specs(int heads) => Gen.Int[0, 4].SelectMany(kind => kind switch
+    static Gen<MixerSpec> Specs(int heads) => Gen.Int[0, 5].SelectMany(kind => kind switch
     {
         0 => from position in CaseGens.Among(AttentionPosition.NoPE, AttentionPosition.RoPE, AttentionPosition.ALiBi)
              from window in Gen.Int[0, 9]
@@ -436,6 +460,11 @@ public static class OpProperties
              from expansion in Gen.Int[1, 2]
              from headDim in Gen.Int[1, 6]
              select (MixerSpec)new GatedDeltaNetSpec { Gate = gate, ConvKernel = conv, ChunkSize = chunk, ValueExpansion = expansion, HeadDim = headDim },
+        4 => from window in Gen.Int[KeepScorer.LookAhead, 12]
+             from sinks in Gen.Int[0, 4]
+             from extra in Gen.Int[0, 6]
+             from rope in Gen.Bool
+             select (MixerSpec)new LteSpec { Window = window, Sinks = sinks, Buffer = sinks + extra, Rope = rope },
         _ => from block in Gen.Int[1, 4]
              from selected in Gen.Int[1, 3]
              from window in Gen.Int[1, 5]
@@ -445,7 +474,7 @@ public static class OpProperties
     });
 
     static OpProperty MixerDecode() => new OpProperty<MixerCase>("mixer decode",
-        "every mixer kind with random options (softmax with RoPE/ALiBi/window, PaTH, FoX, GDN, NSA): token-by-token decoding equals the full forward, and the state holds the bytes its spec predicts",
+        "every mixer kind with random options (softmax with RoPE/ALiBi/window, PaTH, FoX, GDN, LTE, NSA): token-by-token decoding equals the full forward, and the state holds the bytes its spec predicts",
         _ => from heads in Gen.Int[1, 3]
              from headDim in Gen.Int[1, 4].Select(h => 2 * h)
              from spec in Specs(heads)

@@ -49,7 +49,7 @@ public static class Oracle
     public static KernelInputs AsFloat64(KernelInputs x)
     {
         static Tensor? F64(Tensor? t) => t?.detach().to(ScalarType.Float64, CPU).requires_grad_(true);
-        return new KernelInputs(F64(x.Q)!, F64(x.K)!, F64(x.V)!, F64(x.W), F64(x.Beta), F64(x.LogForget));
+        return new KernelInputs(F64(x.Q)!, F64(x.K)!, F64(x.V)!, F64(x.W), F64(x.Beta), F64(x.LogForget), F64(x.KeepScores));
     }
 
     /// <summary>

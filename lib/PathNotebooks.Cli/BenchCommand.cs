@@ -47,6 +47,16 @@ static class BenchCommand
         Directory.CreateDirectory(outDir);
         var csv = CsvTable.Write(table, Path.Combine(outDir, $"{name}-{info.Device}.csv"));
         Console.WriteLine($"device: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}; table written to {csv}");
+        if (name == "lte")
+        {
+            // LTE's point is decoding with a fixed cache: time it against a full KV cache in the same run.
+            var contexts = shapesName == "standard" ? new[] { 1024, 4096 } : new[] { 256, 1024 };
+            Console.WriteLine($"decode: one layer, H = 16, D = 64, B = 8, {dtype}, token by token from an empty cache to {string.Join(" and ", contexts)} tokens");
+            var decode = DecodeBenchmark.Run(contexts, batch: 8, heads: 16, headDim: 64, info.IsCuda ? TorchSharp.torch.CUDA : TorchSharp.torch.CPU, dtype, Console.WriteLine);
+            Console.WriteLine();
+            Console.WriteLine(TextTable.Format(decode));
+            Console.WriteLine($"decode table written to {CsvTable.Write(decode, Path.Combine(outDir, $"lte-decode-{info.Device}.csv"))}");
+        }
         return 0;
     }
 

@@ -149,9 +149,7 @@ public sealed class LteAttention : TokenMixer
             ? KeptSet.RecencyScores(inputs[.., .., .., 0], first)
             : Scorer.forward(inputs);
         cache.Append(k.squeeze(2), v.squeeze(2), scorerInput.squeeze(2), Score);
-        var logits = (cache.Keys!.matmul(q.transpose(-2, -1)).squeeze(-1) / Math.Sqrt(Dimensions.HeadDim))
-            .masked_fill(cache.Occupied!.logical_not(), double.NegativeInfinity);            // [B, H, W + b]
-        var y = logits.softmax(-1).unsqueeze(2).matmul(cache.Values!);                          // [B, H, 1, D]
+        var y = cache.Attend(q.squeeze(2)).unsqueeze(2);                                        // [B, H, 1, D]
         return projections.Output(projections.Merge(y)).squeeze(1).MoveToOuterDisposeScope();
     }
 }

@@ -47,7 +47,7 @@ public sealed class LteState : MixerState
     /// <summary>Tokens the cache can hold: W + b.</summary>
     public int Capacity => Window + Buffer;
 
-    /// <summary>Keys the next query reads: ring then buffer <c>[B, H, W + b, D]</c>; null before the first token.</summary>
+    /// <summary>Keys the next query reads: ring then buffer <c>[B, H, W + b, D]</c> (a copy); null before the first token.</summary>
     public Tensor? Keys => windowKeys is null ? null : cat(new[] { windowKeys, keptKeys! }, 2);
 
     /// <summary>Values, in the order of <see cref="Keys"/> <c>[B, H, W + b, Dv]</c>.</summary>
@@ -62,6 +62,26 @@ public sealed class LteState : MixerState
 
     /// <summary>Scores of the kept tokens <c>[B, H, b]</c> (+∞ for sinks, −∞ for a free slot).</summary>
     public Tensor? KeptScores => keptScores;
+
+    /// <summary>
+    /// Softmax attention of one query per sequence and head over every token the cache holds (ring and buffer), without
+    /// concatenating the two: logits of both parts, one softmax over them, and the two weighted sums.
+    /// </summary>
+    /// <param name="q">queries <c>[B, H, D]</c> (after RoPE)</param>
+    /// <returns><c>[B, H, Dv]</c></returns>
+    public Tensor Attend(Tensor q)
+    {
+        if (windowKeys is null) throw new InvalidOperationException("the cache is empty: Append a token first.");
+        Shapes.Exactly(q, nameof(q), "[B, H, D]", Batch, windowKeys.shape[1], windowKeys.shape[3]);
+        using var scope = NewDisposeScope();
+        double scale = 1 / Math.Sqrt(q.shape[2]);
+        var query = q.unsqueeze(-1);                                                              // [B, H, D, 1]
+        var ring = windowKeys.matmul(query).squeeze(-1).mul(scale).masked_fill(windowPositions!.lt(0), double.NegativeInfinity);   // [B, H, W]
+        var kept = keptKeys!.matmul(query).squeeze(-1).mul(scale).masked_fill(keptPositions!.lt(0), double.NegativeInfinity);     // [B, H, b]
+        var p = cat(new[] { ring, kept }, -1).softmax(-1);
+        var y = p[.., .., ..Window].unsqueeze(2).matmul(windowValues!) + p[.., .., Window..].unsqueeze(2).matmul(keptValues!);
+        return y.squeeze(2).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Tokens held now per sequence and head (ring and buffer) <c>[B, H]</c> int64.</summary>
     public Tensor Held() => Occupied is { } o ? o.sum(dim: -1) : zeros(Batch, 1, dtype: ScalarType.Int64);
@@ -141,18 +161,18 @@ public sealed class LteState : MixerState
         var lowestSlot = where(scores.eq(lowest), keptPositions![.., .., Sinks..], -2L).argmax(-1);   // [B, H]
         var accept = r.gt(0).logical_and(r.gt(lowest.squeeze(-1)));                              // [B, H]
         var slot = (lowestSlot + Sinks).unsqueeze(-1);                                            // [B, H, 1]
-        Tensor PutRow(Tensor store, Tensor candidate)                                             // store [B, H, b, D], candidate [B, H, D]
+        // In place: only the chosen slot of each (sequence, head) changes.
+        void PutRow(Tensor store, Tensor candidate)                                               // store [B, H, b, D], candidate [B, H, D]
         {
             var index = slot.unsqueeze(-1).expand(-1, -1, 1, store.shape[3]);
-            var chosen = where(accept.unsqueeze(-1).unsqueeze(-1), candidate.unsqueeze(2).to(store.dtype), store.gather(2, index));
-            return store.scatter(2, index, chosen);
+            store.scatter_(2, index, where(accept.unsqueeze(-1).unsqueeze(-1), candidate.unsqueeze(2).to(store.dtype), store.gather(2, index)));
         }
-        Tensor PutScalar(Tensor store, Tensor candidate)                                          // store [B, H, b], candidate [B, H]
-            => store.scatter(2, slot, where(accept.unsqueeze(-1), candidate.unsqueeze(-1).to(store.dtype), store.gather(2, slot)));
-        keptKeys = Keep(keptKeys, PutRow(keptKeys!, k));
-        keptValues = Keep(keptValues, PutRow(keptValues!, v));
-        keptScores = Keep(keptScores, PutScalar(keptScores, r));
-        keptPositions = Keep(keptPositions, PutScalar(keptPositions!, full_like(lowestSlot, position)));
+        void PutScalar(Tensor store, Tensor candidate)                                            // store [B, H, b], candidate [B, H]
+            => store.scatter_(2, slot, where(accept.unsqueeze(-1), candidate.unsqueeze(-1).to(store.dtype), store.gather(2, slot)));
+        PutRow(keptKeys!, k);
+        PutRow(keptValues!, v);
+        PutScalar(keptScores, r);
+        PutScalar(keptPositions!, full_like(lowestSlot, position));
     }
 
     void Allocate(Tensor key, Tensor value, Tensor scorerInput)

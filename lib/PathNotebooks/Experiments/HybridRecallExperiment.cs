@@ -71,8 +71,10 @@ public static class HybridRecallExperiment
     }
 
     /// <summary>Trains one model on MQAR (N pairs uniform in the settings' range, all queried) and runs both sweeps.</summary>
+    /// <remarks><c>inspect</c>, when given, is called with the trained model and its config after the sweeps (and before a model
+    /// of seed &gt; 0 is disposed); the points it returns are added (e.g. the same model evaluated another way).</remarks>
     public static (HybridRun Run, List<RecallPoint> Points) TrainMqar(RunContext run, string name, LayerPattern mixers, HybridRecallSettings s,
-        int seed = 0, Action<string, string, TrainPoint>? onLog = null)
+        int seed = 0, Action<string, string, TrainPoint>? onLog = null, Func<CausalLM, ModelConfig, IEnumerable<RecallPoint>>? inspect = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         s.Validate();
@@ -86,6 +88,18 @@ public static class HybridRecallExperiment
                 return task.Generate(s.BatchSize, s.TrainLength, pairs, pairs, data, run.Device);
             },
             Options(s.MqarSteps, s), onLog is null ? null : p => onLog(MqarTask, name, p));
+        var points = EvaluateMqar(run, model, config, name, s, seed);               // before Done, which disposes models of seeds > 0
+        if (inspect is not null) points.AddRange(inspect(model, config));
+        return (Done(MqarTask, name, seed, config, model, curve), points);
+    }
+
+    /// <summary>Both MQAR sweeps of a trained model: <see cref="HybridRecallSettings.LengthSweepPairs"/> pairs at every
+    /// evaluation length, and every pair count of <see cref="HybridRecallSettings.PairSweep"/> at L (the same evaluation
+    /// sequences for every model of a seed); <c>name</c> labels the points.</summary>
+    public static List<RecallPoint> EvaluateMqar(RunContext run, CausalLM model, ModelConfig config, string name, HybridRecallSettings s, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var task = Mqar(s);
         var points = new List<RecallPoint>();
         int cell = 0;
         foreach (int length in s.EvalLengths)
@@ -94,18 +108,17 @@ public static class HybridRecallExperiment
         foreach (int pairs in s.PairSweep)
             points.Add(Score(MqarPairSweep, s.TrainLength, pairs, double.NaN,
                 generator => task.Generate(s.EvalBatch, s.TrainLength, pairs, pairs, generator, run.Device)));
-        return (Finish(MqarTask), points);
+        return points;
 
         RecallPoint Score(string label, int length, int pairs, double depth, Func<Generator, Batch> batches) =>
             Evaluate(run, model, config, name, seed, label, length, pairs, depth, cell++, s, batches);
-
-        HybridRun Finish(string label) => Done(label, name, seed, config, model, curve);
     }
 
     /// <summary>Trains one model on single-needle retrieval (S1, S2, S3 in turn, random depth) and scores each kind at
     /// every evaluation length and depth (validation prose).</summary>
+    /// <remarks><c>inspect</c>: as for <see cref="TrainMqar"/>.</remarks>
     public static (HybridRun Run, List<RecallPoint> Points) TrainNeedle(RunContext run, TextCorpus corpus, string name, LayerPattern mixers,
-        HybridRecallSettings s, int seed = 0, Action<string, string, TrainPoint>? onLog = null)
+        HybridRecallSettings s, int seed = 0, Action<string, string, TrainPoint>? onLog = null, Func<CausalLM, ModelConfig, IEnumerable<RecallPoint>>? inspect = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(corpus);
@@ -117,14 +130,26 @@ public static class HybridRecallExperiment
         var kinds = Enum.GetValues<NeedleKind>();
         var curve = Trainer.Train(model, step => task.Generate(kinds[step % kinds.Length], s.BatchSize, s.TrainLength, data, CorpusSplit.Train, null, run.Device),
             Options(s.NeedleSteps, s), onLog is null ? null : p => onLog(NeedleTask, name, p));
+        var points = EvaluateNeedle(run, corpus, model, config, name, s, seed);
+        if (inspect is not null) points.AddRange(inspect(model, config));
+        return (Done(NeedleTask, name, seed, config, model, curve), points);
+    }
+
+    /// <summary>Every needle kind at every evaluation length and depth, on validation prose (the same sequences for every
+    /// model of a seed).</summary>
+    public static List<RecallPoint> EvaluateNeedle(RunContext run, TextCorpus corpus, CausalLM model, ModelConfig config, string name,
+        HybridRecallSettings s, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var task = Needle(s, corpus);
         var points = new List<RecallPoint>();
         int cell = 0;
-        foreach (var kind in kinds)
+        foreach (var kind in Enum.GetValues<NeedleKind>())
             foreach (int length in s.EvalLengths)
                 foreach (double depth in s.NeedleDepths)
                     points.Add(Evaluate(run, model, config, name, seed, kind.ToString(), length, 0, depth, cell++, s,
                         generator => task.Generate(kind, s.EvalBatch, length, generator, CorpusSplit.Validation, depth, run.Device)));
-        return (Done(NeedleTask, name, seed, config, model, curve), points);
+        return points;
     }
 
     static TrainOptions Options(int steps, HybridRecallSettings s) =>

@@ -36,8 +36,8 @@ public sealed record KernelOp(string Name, string Summary, KernelInputSpec Input
 /// </summary>
 public static class KernelRegistry
 {
-    /// <summary>The ops in a fixed order: sdpa (the baseline), path, path-fox, fox, gdn, swa, nsa.</summary>
-    public static IReadOnlyList<KernelOp> Ops { get; } = new[] { SdpaKernels.Op, PathKernels.Path, PathKernels.PathFox, FoxKernels.Op, GdnKernels.Op, SwaKernels.Op, NsaKernels.Op };
+    /// <summary>The ops in a fixed order: sdpa (the baseline), path, path-fox, fox, gdn, swa, nsa, lte.</summary>
+    public static IReadOnlyList<KernelOp> Ops { get; } = new[] { SdpaKernels.Op, PathKernels.Path, PathKernels.PathFox, FoxKernels.Op, GdnKernels.Op, SwaKernels.Op, NsaKernels.Op, LteKernels.Op };
 
     /// <summary>The op called <paramref name="name"/>, or null.</summary>
     public static KernelOp? Find(string name) => Ops.FirstOrDefault(o => o.Name == name);

@@ -91,8 +91,9 @@ public class KernelRegistryTests(ITestOutputHelper output)
     [Fact]
     public void RegistryHoldsTheBenchmarkedOpsAndVariants()
     {
-        Assert.Equal(new[] { "sdpa", "path", "path-fox", "fox", "gdn", "swa", "nsa" }, KernelRegistry.Ops.Select(o => o.Name));
+        Assert.Equal(new[] { "sdpa", "path", "path-fox", "fox", "gdn", "swa", "nsa", "lte" }, KernelRegistry.Ops.Select(o => o.Name));
         Assert.Equal(new[] { "nsa batched (l=64, n=16, W=512)" }, KernelRegistry.Get("nsa").Variants.Select(v => v.Name));
+        Assert.Equal(new[] { "lte masked sdpa" }, KernelRegistry.Get("lte").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "swa blockwise", "swa dense mask" }, KernelRegistry.Get("swa").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "sdpa (causal)" }, KernelRegistry.Get("sdpa").Variants.Select(v => v.Name));
         Assert.Equal(new[]
