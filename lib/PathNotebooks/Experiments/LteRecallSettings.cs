@@ -29,7 +29,9 @@ public sealed record LteRecallSettings : IExperimentSettings<LteRecallSettings>
     /// <summary>Attention sinks s.</summary>
     public int Sinks { get; init; } = 4;
 
-    /// <summary>The λ controller (its target is the buffer of each model).</summary>
+    /// <summary>The λ controller (its target is the buffer of each model). λ starts small and is updated every few steps, so
+    /// it only bites after the model has learned which tokens it reads: ×1.5 per update takes it from 1e-6 to 1e-2 in 23
+    /// updates. (The paper starts at 1e-9 and updates every 32 of 30 000 steps.)</summary>
     public SparsityControl Controller { get; init; } = new() { InitialLambda = 1e-4, UpdateEvery = 2 };
 
     /// <summary>Further buffers b at which laLTE is trained on MQAR (with the same window) for the kept-fraction sweep.</summary>
@@ -47,9 +49,9 @@ public sealed record LteRecallSettings : IExperimentSettings<LteRecallSettings>
     /// laLTE also at b = 8 and 32; about three minutes on one H200.</summary>
     public static LteRecallSettings Full => new()
     {
-        Recall = HybridRecallSettings.Full with { MqarSteps = 800, NeedleSteps = 400 },
+        Recall = HybridRecallSettings.Full with { MqarSteps = 650, NeedleSteps = 350 },
         LteWindow = 16, LteBuffer = 16, Sinks = 4, BufferSweep = new[] { 8, 32 },
-        Controller = new SparsityControl { InitialLambda = 1e-4, UpdateEvery = 8 },
+        Controller = new SparsityControl { InitialLambda = 1e-6, UpdateEvery = 16 },
     };
 
     /// <summary>The LTE layer with buffer <paramref name="buffer"/> (null = <see cref="LteBuffer"/>).</summary>
