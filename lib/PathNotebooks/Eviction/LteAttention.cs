@@ -74,15 +74,6 @@ public sealed class LteAttention : TokenMixer
         return Scorer.forward(Project(x, 0).ScorerInput).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The index sets this layer uses for <paramref name="x"/> in its current mode (training: every kept token;
-    /// evaluation: capped by the buffer under <see cref="Policy"/>), <c>[B, H, T, T]</c> bool.</summary>
-    public Tensor Visible(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        using var scores = Scores(x);
-        return KeptSet.Visible(RankingScores(scores), spec.Window, spec.Sinks, training ? null : spec.Buffer).MoveToOuterDisposeScope();
-    }
-
     Tensor RankingScores(Tensor scores) => !training && Policy == EvictionPolicy.Recency ? KeptSet.RecencyScores(scores) : scores;
 
     /// <param name="x">hidden states <c>[B, T, DModel]</c></param>

@@ -47,13 +47,7 @@ public sealed class LteState : MixerState
     /// <summary>Tokens the cache can hold: W + b.</summary>
     public int Capacity => Window + Buffer;
 
-    /// <summary>Keys the next query reads: ring then buffer <c>[B, H, W + b, D]</c> (a copy); null before the first token.</summary>
-    public Tensor? Keys => windowKeys is null ? null : cat(new[] { windowKeys, keptKeys! }, 2);
-
-    /// <summary>Values, in the order of <see cref="Keys"/> <c>[B, H, W + b, Dv]</c>.</summary>
-    public Tensor? Values => windowValues is null ? null : cat(new[] { windowValues, keptValues! }, 2);
-
-    /// <summary>Which slots of <see cref="Keys"/> hold a token <c>[B, H, W + b]</c> bool.</summary>
+    /// <summary>Which slots hold a token, ring then buffer <c>[B, H, W + b]</c> bool; null before the first token.</summary>
     public Tensor? Occupied => windowPositions is null ? null
         : cat(new[] { windowPositions.ge(0).expand(Batch, keptPositions!.shape[1], -1), keptPositions.ge(0) }, 2);
 
