@@ -11,10 +11,15 @@ namespace PathNotebooks.Checks;
 /// <param name="Cases">cases per property</param>
 /// <param name="Seconds">time cap per property</param>
 /// <param name="Seed">CsCheck seed to replay (what a failure prints after "seed"), or null for fresh cases</param>
-public sealed record PropertyBudget(long Cases, double Seconds, string? Seed = null)
+/// <param name="FixedCases">draw case i from a fixed seed (i = 1, 2, …) instead of fresh ones, so that every run checks
+/// the same cases and a failure is never luck; a failure is then reported unshrunk, with the seed that replays it</param>
+public sealed record PropertyBudget(long Cases, double Seconds, string? Seed = null, bool FixedCases = false)
 {
-    /// <summary>What the test suite runs: small and bounded.</summary>
-    public static PropertyBudget Ci { get; } = new(Cases: 24, Seconds: 15);
+    /// <summary>
+    /// What the test suite runs: small, bounded and the same cases every run (a red CI is reproducible; exploring new
+    /// cases is what <c>pathnb check ops</c> is for).
+    /// </summary>
+    public static PropertyBudget Ci { get; } = new(Cases: 24, Seconds: 15, FixedCases: true);
 
     /// <summary>What <c>pathnb check ops</c> runs unless told otherwise.</summary>
     public static PropertyBudget Default { get; } = new(Cases: 200, Seconds: 60);
@@ -61,6 +66,7 @@ public sealed class OpProperty<T>(string name, string covers, Func<PropertyTarge
 {
     public override PropertyOutcome Run(PropertyTarget target, PropertyBudget budget)
     {
+        if (budget.FixedCases && budget.Seed is null) return RunFixed(target, budget);
         long ran = 0;
         var clock = Stopwatch.StartNew();
         try
@@ -79,5 +85,34 @@ public sealed class OpProperty<T>(string name, string covers, Func<PropertyTarge
             string cause = e.InnerException is { } inner ? $"\n{inner.GetType().Name}: {inner.Message}" : "";
             return new PropertyOutcome(Name, ran, clock.Elapsed, e.Message.TrimEnd() + cause);
         }
+    }
+
+    /// <summary>
+    /// Case i from <c>PCG(stream i, seed i)</c>, i = 1 … Cases (time cap as usual). The seed string printed for a
+    /// failing case is CsCheck's own, so <c>--seed</c> replays it (and shrinks it) through the random path.
+    /// </summary>
+    PropertyOutcome RunFixed(PropertyTarget target, PropertyBudget budget)
+    {
+        var gen = cases(target);
+        var clock = Stopwatch.StartNew();
+        long ran = 0;
+        for (uint i = 1; i <= budget.Cases && clock.Elapsed.TotalSeconds <= budget.Seconds; i++)
+        {
+            var pcg = new PCG(i, 0x9E3779B97F4A7C15UL * i);
+            string seed = pcg.ToString();
+            T c = gen.Generate(pcg, null, out _);
+            ran++;
+            try
+            {
+                using var scope = NewDisposeScope();
+                check(c, target);
+            }
+            catch (Exception e)
+            {
+                return new PropertyOutcome(Name, ran, clock.Elapsed,
+                    $"Fixed case {i} failed: {c}\nSet seed: \"{seed}\" to replay it (pathnb check ops --only \"{Name}\" --seed {seed})\n{e.GetType().Name}: {e.Message}");
+            }
+        }
+        return new PropertyOutcome(Name, ran, clock.Elapsed, null);
     }
 }

@@ -26,12 +26,42 @@ public class OpPropertyTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Properties))]
-    public void PropertyHoldsOnRandomCases(string name)
+    public void PropertyHoldsOnTheFixedCiCases(string name)
     {
         var outcome = OpProperties.Get(name).Run(PropertyTarget.For(CPU), PropertyBudget.Ci);
         output.WriteLine($"{name}: {outcome.Cases} cases in {outcome.Elapsed.TotalSeconds:F1} s");
         Assert.True(outcome.Passed, $"{name} failed:\n{outcome.Failure}");
         Assert.True(outcome.Cases >= 4, $"{name} ran only {outcome.Cases} cases within its cap");
+    }
+
+    /// <summary>The CI budget checks the same cases every run, and a failing one is replayed by the seed it prints.</summary>
+    [Fact]
+    public void CiCasesAreTheSameEveryRunAndAFailureReplaysFromItsSeed()
+    {
+        List<int> Drawn(Func<int, bool> ok, PropertyBudget budget, out PropertyOutcome outcome)
+        {
+            var drawn = new List<int>();
+            var property = new OpProperty<int>("ints", "test", _ => CsCheck.Gen.Int[0, 1_000_000], (x, _) =>
+            {
+                drawn.Add(x);
+                if (!ok(x)) throw new InvalidOperationException($"bad {x}");
+            });
+            outcome = property.Run(PropertyTarget.For(CPU), budget);
+            return drawn;
+        }
+        var first = Drawn(_ => true, PropertyBudget.Ci, out var passed);
+        Assert.True(passed.Passed);
+        Assert.Equal(PropertyBudget.Ci.Cases, first.Count);
+        Assert.Equal(first, Drawn(_ => true, PropertyBudget.Ci, out _));
+        Assert.True(first.Distinct().Count() > first.Count / 2, "the fixed cases should differ from each other");
+
+        int victim = first[5];
+        Drawn(x => x != victim, PropertyBudget.Ci, out var failed);
+        Assert.False(failed.Passed);
+        Assert.Contains($"Fixed case 6 failed: {victim}", failed.Failure);
+        var seed = Regex.Match(failed.Failure!, "Set seed: \"([^\"]+)\"").Groups[1].Value;
+        var replayed = Drawn(x => x != victim, new PropertyBudget(Cases: 1, Seconds: 10, Seed: seed), out _);
+        Assert.Equal(victim, replayed[0]);
     }
 
     [Fact]
