@@ -11,11 +11,12 @@ public static class Exercise
     /// <param name="name">the exercise, e.g. "Exercise 2"</param>
     /// <param name="answered">false while the answer is still the placeholder</param>
     /// <param name="correct">the check's verdict on the answer (ignored while unanswered)</param>
-    /// <param name="detail">what was checked, with the numbers (shown in every case)</param>
+    /// <param name="detail">what was checked, with the numbers (shown once answered)</param>
     public static string Check(string name, bool answered, bool correct, string detail)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (!answered) return $"… {name}: not answered yet — replace the placeholder and run the cell again. {detail}";
+        // Unanswered: no detail, which would give the answer away before the student has committed to one.
+        if (!answered) return $"… {name}: not answered yet — replace the placeholder and run the cell again.";
         return correct ? $"✓ {name}: {detail}" : $"✗ {name}: {detail}";
     }
 
