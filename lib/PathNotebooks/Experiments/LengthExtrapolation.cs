@@ -184,10 +184,10 @@ public static class LengthExtrapolation
             new PrimitiveDataFrameColumn<int>("layer", rows.Select(x => x.h.Layer)),
             new PrimitiveDataFrameColumn<int>("head", rows.Select(x => x.h.Head)),
             new StringDataFrameColumn("copy head", rows.Select(x => ReferenceEquals(x.r.CopyHead, x.h) ? "yes" : "")),
-            new DoubleDataFrameColumn("at t-lag, t<L", rows.Select(x => Math.Round(x.h.AtLagInside, 4))),
-            new DoubleDataFrameColumn("at t-lag, t>=L", rows.Select(x => Math.Round(x.h.AtLagBeyond, 4))),
-            new DoubleDataFrameColumn("keys >=L back, t>=L", rows.Select(x => Math.Round(x.h.FarBeyond, 4))),
-            new PrimitiveDataFrameColumn<int>("peak offset, t<L", rows.Select(x => x.h.PeakOffset)),
-            new DoubleDataFrameColumn("peak mass, t<L", rows.Select(x => Math.Round(x.h.PeakMass, 4))));
+            new DoubleDataFrameColumn("at t-lag (t<L)", rows.Select(x => Math.Round(x.h.AtLagInside, 4))),
+            new DoubleDataFrameColumn("at t-lag (t>=L)", rows.Select(x => Math.Round(x.h.AtLagBeyond, 4))),
+            new DoubleDataFrameColumn("keys >=L back (t>=L)", rows.Select(x => Math.Round(x.h.FarBeyond, 4))),
+            new PrimitiveDataFrameColumn<int>("peak offset (t<L)", rows.Select(x => x.h.PeakOffset)),
+            new DoubleDataFrameColumn("peak mass (t<L)", rows.Select(x => Math.Round(x.h.PeakMass, 4))));
     }
 }
