@@ -81,7 +81,7 @@ public sealed record FoxExperimentSettings : IExperimentSettings<FoxExperimentSe
 
     /// <summary>Five byte-level models, one seed, in well under a minute on a 2-core CPU.</summary>
     public static FoxExperimentSettings Tiny => new()
-    { TrainLength = 64, Steps = 150, BatchSize = 16, DModel = 64, Layers = 2, Heads = 2, EvalSequences = 16, PathChunkSize = 32, Seeds = 1, CutContextSequences = 16 };
+    { TrainLength = 64, Steps = 150, BatchSize = 16, DModel = 64, Layers = 2, Heads = 2, EvalSequences = 16, PathChunkSize = 32, Seeds = 1, CutContextSequences = 8 };
 
     /// <summary>
     /// The GPU experiment: five models × three seeds. Training on one H200 is launch-bound at these sizes (time ∝ steps ×
