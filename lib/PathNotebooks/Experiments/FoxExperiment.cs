@@ -226,7 +226,7 @@ public static class FoxExperiment
             {
                 double f = BandLoss(fullLoss, from, to), c = BandLoss(cutLoss, from, to);
                 model.Append(r.Name); seed.Append(r.Seed); band.Append(label);
-                full.Append(Math.Round(f, 4)); cut.Append(Math.Round(c, 4)); gain.Append(Math.Round(c - f, 4));
+                full.Append(Math.Round(f, 4)); cut.Append(Math.Round(c, 4)); gain.Append(Math.Round(c - f, 4) + 0.0);                // + 0.0: no "-0" in the table
             }
         }
         return new DataFrame(model, seed, band, full, cut, gain);
