@@ -22,12 +22,14 @@ public sealed class ForgettingAttention : TokenMixer
     readonly Linear? shiftGate, outputGate;
     readonly Parameter? queryNorm, keyNorm, outputNorm;                            // RMSNorm scales [H, D], start at 1
     readonly FoxSpec spec;
+    readonly double gateScale;                                                     // 1, or 1/√d with ScaleGateByInverseSqrtHeadDim
 
     public ForgettingAttention(FoxSpec spec, MixerDimensions dimensions) : base("FoXAttention", dimensions)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Check(dimensions);
         this.spec = spec;
+        gateScale = spec.ScaleGateByInverseSqrtHeadDim ? 1.0 / Math.Sqrt(dimensions.HeadDim) : 1.0;
         int d = dimensions.DModel, h = dimensions.Heads, hd = dimensions.HeadDim;
         // Shared weights first, so layers built with the same seed agree on them whatever the Pro switches.
         projections = new HeadProjections(dimensions, QkvLayout.Separate);
@@ -40,7 +42,8 @@ public sealed class ForgettingAttention : TokenMixer
 
     public override MixerSpec Spec => spec;
 
-    /// <summary>Log forget gates log fₜ of the last forward, <c>[B, H, T]</c> (float32, detached, CPU): draw exp of it as a heatmap.</summary>
+    /// <summary>Log forget gates log fₜ of the last forward, <c>[B, H, T]</c> (float32, detached, CPU): draw exp of it as a heatmap.
+    /// With <see cref="FoxSpec.ScaleGateByInverseSqrtHeadDim"/> these are the effective gates, log f/√d, the ones that enter D.</summary>
     public Tensor? LastLogForget { get; private set; }
 
     /// <summary>KV-shift mixing weights αₜ of the last forward, <c>[B, H, T]</c> (detached, CPU); null without <see cref="FoxSpec.KvShift"/>.</summary>
@@ -58,6 +61,7 @@ public sealed class ForgettingAttention : TokenMixer
         using var scope = NewDisposeScope();
         var (q, k, v) = projections.Split(x);                                         // [B, H, T, D] each
         var logForget = ForgetGate.LogForget(forgetGate.forward(x)).transpose(1, 2);  // [B, H, T] float32
+        if (gateScale != 1.0) logForget = logForget * gateScale;                        // D/√d: PaTH-FoX's prior
         Remember(LastLogForget, logForget, l => LastLogForget = l);
 
         if (shiftGate is not null)
@@ -97,6 +101,7 @@ public sealed class ForgettingAttention : TokenMixer
         using var _ = no_grad();
         var (q, k, v) = projections.Split(x.unsqueeze(1));                            // [B, H, 1, D] each
         var logForget = ForgetGate.LogForget(forgetGate.forward(x));                   // [B, H] float32 (float64 kept)
+        if (gateScale != 1.0) logForget = logForget * gateScale;
         if (shiftGate is not null)
         {
             var alpha = shiftGate.forward(x).sigmoid().to(x.dtype).unsqueeze(-1).unsqueeze(-1);   // [B, H, 1, 1]

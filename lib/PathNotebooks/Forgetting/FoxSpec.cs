@@ -19,6 +19,13 @@ public sealed record FoxSpec : MixerSpec
     /// <summary>KV shift: k̃ₜ = αₜk_{t−1} + (1 − αₜ)kₜ (same for v), αₜ a learned per-head gate.</summary>
     public bool KvShift { get; init; }
 
+    /// <summary>
+    /// Multiplies log f by 1/√d (d = head dimension) before it enters the kernel, i.e. softmax(qᵀk/√d + D/√d): the decay
+    /// prior of PaTH-FoX, which scales the whole logit (FLA's convention), on plain FoX. Off by default (FoX adds D
+    /// unscaled). The gate stays in (0, 1]: the effective gate is f^(1/√d).
+    /// </summary>
+    public bool ScaleGateByInverseSqrtHeadDim { get; init; }
+
     /// <summary>Which fast kernel runs for which size (SDPA with a float mask or the chunked online softmax), and its chunking.</summary>
     public FoxKernelOptions Kernel
     {
@@ -30,7 +37,7 @@ public sealed record FoxSpec : MixerSpec
         }
     }
 
-    public override string Name => OutputGate || QkNorm || KvShift ? "FoX-Pro" : "FoX";
+    public override string Name => (OutputGate || QkNorm || KvShift ? "FoX-Pro" : "FoX") + (ScaleGateByInverseSqrtHeadDim ? " (gate/√d)" : "");
 
     public override TokenMixer Create(MixerDimensions dimensions) => new ForgettingAttention(this, dimensions);
 

@@ -72,7 +72,7 @@ public class FoxExperimentTests
 
         var table = FoxExperiment.Table(runs, s.TrainLength);
         Assert.Equal(4, table.Rows.Count);
-        Assert.Equal(new[] { "model", "loss at L", "loss at 2L", "loss at 4L", "change L→4L", "final train loss", "parameters", "train seconds" },
+        Assert.Equal(new[] { "model", "seed", "loss at L", "loss at 2L", "loss at 4L", "change L→4L", "final train loss", "parameters", "train seconds" },
             table.Columns.Select(c => c.Name));
         Assert.Equal("PaTH-FoX", table["model"][3]);
         Assert.Equal(Math.Round(FoxExperiment.BandLoss(runs[2].LossByPosition, 8, 16), 4), (double)table["loss at 2L"][2]!);
