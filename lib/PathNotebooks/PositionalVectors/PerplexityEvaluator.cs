@@ -19,6 +19,15 @@ public sealed record PerplexityResult(double[] LossPerPosition, DataFrame ByPosi
     public double PplAt(int length) =>
         length < 1 || length > LossPerPosition.Length ? double.NaN : Math.Exp(LossPerPosition.Take(length).Average());
 
+    /// <summary>
+    /// Perplexity of the band of positions [<paramref name="start"/>, <paramref name="end"/>): exp(mean loss over those
+    /// positions only). [0, n) equals <see cref="PplAt"/>(n). NaN if the band is empty or beyond the sequences.
+    /// </summary>
+    /// <param name="start">first position of the band</param>
+    /// <param name="end">one past the last position</param>
+    public double PplBand(int start, int end) =>
+        start < 0 || end <= start || end > LossPerPosition.Length ? double.NaN : Math.Exp(LossPerPosition.Skip(start).Take(end - start).Average());
+
     /// <summary>Perplexity at the training length C.</summary>
     public double PplAtC => PplAt(TrainLength);
     /// <summary>Perplexity at 2C.</summary>

@@ -46,13 +46,37 @@ public class PositionalVectorsExperimentTests
             result.Extensions.Select(e => e.Name));
         var table = result.Table();
         Assert.Equal(8, table.Rows.Count);
-        Assert.Equal(new[] { "model", "base_model", "setting", "ppl_C", "ppl_2C", "ppl_4C", "train_loss" }, table.Columns.Select(c => c.Name));
-        Assert.Equal(Math.Round(result.Models[0].Perplexity.PplAt(48), 4), (double)table["ppl_4C"][0]);
+        Assert.Equal(new[] { "model", "base_model", "setting", "seed", "ppl_0_C", "ppl_C_2C", "ppl_2C_4C", "train_loss" }, table.Columns.Select(c => c.Name));
+        Assert.Equal(Math.Round(result.Models[0].Perplexity.PplBand(24, 48), 4), (double)table["ppl_2C_4C"][0]);
+        Assert.Equal(Math.Round(result.Models[0].Perplexity.PplAt(12), 4), (double)table["ppl_0_C"][0]);     // band [0, C) = cumulative at C
         Assert.True(double.IsNaN((double)table["train_loss"][4]));
         // Extensions restore the models: evaluating again gives the baseline numbers.
         var again = PerplexityEvaluator.Evaluate(result.Models[3].Model, result.EvalSequences, s.TrainLength, s.EvalBatchSize);
         Assert.Equal(result.Models[3].Perplexity.LossPerPosition, again.LossPerPosition);
         Assert.Null(((SoftmaxAttention)result.Models[3].Model.Blocks[0].Mixer).Window);
+    }
+
+    [Fact]
+    public void SeedsTrainSeparateModelsAndTheSummarySpansThem()
+    {
+        var s = Micro with { Steps = 2, Seeds = 2 };
+        var result = PositionalVectorsExperiment.Run(TestRuns.Cpu(), s, SmallCorpus());
+        Assert.Equal(8, result.Models.Count);
+        Assert.Equal(new[] { 0, 0, 0, 0, 1, 1, 1, 1 }, result.Models.Select(m => m.Seed));
+        Assert.Equal(result.Models.Take(4).Select(m => m.Name), result.FirstSeed.Select(m => m.Name));
+        // Seed 1 starts from other weights and sees other windows: its numbers differ from seed 0's.
+        Assert.NotEqual(result.Model("NoPE", 0).Perplexity.LossPerPosition, result.Model("NoPE", 1).Perplexity.LossPerPosition);
+        Assert.Equal(8, result.Extensions.Count);                                               // 4 per seed
+        var table = result.Table();
+        Assert.Equal(16, table.Rows.Count);
+        var summary = result.Summary();
+        Assert.Equal(8, summary.Rows.Count);
+        Assert.All(Enumerable.Range(0, 8), i => Assert.Equal(2, (int)summary["seeds"][i]));
+        double a = result.Model("NoPE", 0).Perplexity.PplBand(0, 12), b = result.Model("NoPE", 1).Perplexity.PplBand(0, 12);
+        Assert.Equal(Math.Round((a + b) / 2, 4), (double)summary["ppl_0_C_mean"][0], 3);
+        Assert.Equal(Math.Round(Math.Min(a, b), 4), (double)summary["ppl_0_C_min"][0]);
+        Assert.Equal(Math.Round(Math.Max(a, b), 4), (double)summary["ppl_0_C_max"][0]);
+        Assert.Throws<ArgumentOutOfRangeException>("Seeds", () => (Micro with { Seeds = 0 }).Validate());
     }
 
     [Fact]
@@ -85,6 +109,8 @@ public class PositionalVectorsExperimentTests
             Assert.True(s.ReplacementLayers.All(l => l >= 1 && l < s.Layers), "replacement is tried at early layers, never after the last block");
         }
         Assert.True(PositionalVectorsSettings.Full.TrainLength > PositionalVectorsSettings.Tiny.TrainLength);
+        Assert.Equal(3, PositionalVectorsSettings.Full.Seeds);
+        Assert.Equal(1, PositionalVectorsSettings.Tiny.Seeds);
     }
 
     [Fact]
