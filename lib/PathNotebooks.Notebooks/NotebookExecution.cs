@@ -74,7 +74,12 @@ public static class NotebookExecution
         string? runtimeLine = null;
         JsonObject? kitFacts = null;
         var cellOutputs = new Dictionary<int, CellOutputs>();                   // element index → outputs, for the page
-        using (var session = new KernelSession())
+        // A cell that timed out may still be running (native torch code on a kernel thread): such a kernel is neither
+        // asked for the kit's facts (it would queue behind the cell) nor disposed (tearing it down under running native
+        // code can crash the process before the results are written); the runner process exits right after.
+        bool kernelBusy = false;
+        var session = new KernelSession();
+        try
         {
             for (int i = 0; i < document.Elements.Count && failedCell == null; i++)
             {
@@ -97,6 +102,7 @@ public static class NotebookExecution
                     var submission = session.SubmitAsync(prepared.Code, null, timeout.Token);
                     if (await Task.WhenAny(submission, Task.Delay(options.CellTimeout)) != submission)
                     {
+                        kernelBusy = true;
                         timeout.Cancel();
                         throw new CellFailure($"cell {number} did not finish within its timeout of {options.CellTimeout.TotalSeconds:F0} s.");
                     }
@@ -118,7 +124,11 @@ public static class NotebookExecution
                 if (!ok) failedCell = number;
                 options.Progress?.Invoke(new NotebookProgress(name, number, document.Elements.Count, true, clock.Elapsed.TotalSeconds));
             }
-            kitFacts = await KitFactsAsync(session);
+            if (!kernelBusy) kitFacts = await KitFactsAsync(session);
+        }
+        finally
+        {
+            if (!kernelBusy) session.Dispose();
         }
 
         var size = options.Size ?? Environment.GetEnvironmentVariable("PATHNB_SIZE") ?? "default";

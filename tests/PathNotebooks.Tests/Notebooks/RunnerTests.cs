@@ -95,5 +95,9 @@ public class RunnerTests
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("timeout", run.Log, StringComparison.OrdinalIgnoreCase);
         Assert.Equal("error", run.OutputsOf(2).Single()!["output_type"]!.GetValue<string>());
+        // The results are written although the timed-out cell is still running in the kernel.
+        var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(run.OutputDirectory, "run.json")))!;
+        Assert.False(record["succeeded"]!.GetValue<bool>());
+        Assert.Equal(2, record["failed_cell"]!.GetValue<int>());
     }
 }
