@@ -3,7 +3,7 @@ using PathNotebooks.Models;
 using PathNotebooks.Training;
 using static TorchSharp.torch;
 
-namespace PathNotebooks.Forgetting;
+namespace PathNotebooks.Experiments;
 
 /// <summary>
 /// How far back a trained model looks, measured two ways: the attended distance of each head (mean i − j under its
