@@ -92,12 +92,30 @@ public sealed record NotebookRun(string OutputDirectory, int ExitCode, string Lo
     /// <summary>The run's run.json.</summary>
     public System.Text.Json.Nodes.JsonNode RunJson => System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(OutputDirectory, "run.json")))!;
 
-    /// <summary>The data rows of a CSV table the notebook saved, split on commas.</summary>
+    /// <summary>The data rows of a CSV table the notebook saved, split into fields (quoted fields may hold commas).</summary>
     public IReadOnlyList<string[]> Table(string name, string expectedHeaderStart)
     {
         var lines = File.ReadAllLines(Path.Combine(OutputDirectory, name + ".csv"));
         Assert.StartsWith(expectedHeaderStart, lines[0]);
-        return lines.Skip(1).Select(l => l.Split(',')).ToList();
+        return lines.Skip(1).Select(Fields).ToList();
+    }
+
+    /// <summary>One CSV line's fields: commas inside double quotes do not split, and a doubled quote is a quote.</summary>
+    public static string[] Fields(string line)
+    {
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
+            else if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) { fields.Add(field.ToString()); field.Clear(); }
+            else field.Append(c);
+        }
+        fields.Add(field.ToString());
+        return fields.ToArray();
     }
 
     public static double Number(string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
