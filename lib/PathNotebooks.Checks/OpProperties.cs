@@ -62,6 +62,7 @@ public static class OpProperties
         {
             var variant = variants.Single(v => v.Name == x.Variant);
             using var inputs = x.Case.Inputs(op.Inputs, target.Device);
+            if (variant.Unsupported(inputs) is not null) return;     // a fused CUDA variant off its domain: `pathnb check kernels` covers it
             using var inputs64 = Oracle.AsFloat64(inputs);
             var expected = Oracle.ValueAndGradients(op.Reference, inputs64);
             var actual = Oracle.ValueAndGradients(variant.Forward, inputs);
@@ -649,6 +650,7 @@ public static class OpProperties
             var op = KernelRegistry.Get(parts[0]);
             var variant = op.Variants.Single(v => v.Name == parts[1]);
             using var inputs = x.Case.Inputs(op.Inputs, target.Device);
+            if (variant.Unsupported(inputs) is not null) return;
             using var noGrad = no_grad();
             var which = x.Case.Seed % 3;
             var poisoned = (which == 0 ? inputs.Q : which == 1 ? inputs.K : inputs.V).detach().clone();

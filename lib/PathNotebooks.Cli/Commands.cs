@@ -122,7 +122,13 @@ static class Commands
         { device, only, cases, seconds, seed };
         ops.SetAction(parse => CheckOpsCommand.Run(new CheckOpsOptions(parse.GetValue(device), parse.GetValue(only), parse.GetValue(cases),
             parse.GetValue(seconds), parse.GetValue(seed))));
-        return new Command("check", "Check the kit itself.") { ops };
+        var kernelSeed = new Option<int>("--seed") { Description = "Seed of the random inputs (default 0).", HelpName = "SEED", DefaultValueFactory = _ => 0 };
+        var kernels = new Command("kernels",
+            "Compile the fused CUDA kernels (NVRTC) and check each against its float64 reference: causal, FoX bias and sliding window, " +
+            "forward and gradients, bf16 and fp16, D = 64 and 128, odd lengths, outputs poisoned with NaN. Needs a CUDA GPU.")
+        { kernelSeed };
+        kernels.SetAction(parse => CheckKernelsCommand.Run(new CheckKernelsOptions(parse.GetValue(kernelSeed))));
+        return new Command("check", "Check the kit itself.") { ops, kernels };
     }
 
     static Command Corpus()

@@ -12,6 +12,7 @@ static class InfoCommand
     {
         var info = TorchRuntime.Initialize(options.Device);
         Console.WriteLine($"size default: {(info.IsCuda ? "full" : "tiny")}");
+        Console.WriteLine(PathNotebooks.Cuda.CudaKernelHost.Shared.Status);
         Console.WriteLine("loader trace:");
         Console.WriteLine(TorchRuntime.LoadTrace);
         return 0;

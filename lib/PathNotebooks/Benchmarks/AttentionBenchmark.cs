@@ -62,6 +62,11 @@ public static class AttentionBenchmark
             foreach (var kernel in all)
             {
                 double fwd, fwdBwd;
+                if (kernel.Unsupported(shapeInputs) is { } notHere)
+                {
+                    log?.Invoke($"{kernel.Name,-28} {shape,-24} skipped: {notHere}");
+                    continue;
+                }
                 try
                 {
                     fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(shapeInputs); }, device, warmup, iterations);
@@ -114,6 +119,7 @@ public static class AttentionBenchmark
         var device = TorchRuntime.Device;
         if (device.type != TorchSharp.DeviceType.CUDA) return null;
         using var shapeInputs = RandomInputs(shape, inputs ?? KernelInputSpec.Everything, device, dtype);
+        if (kernel.Unsupported(shapeInputs) is not null) return null;
         Sync(device);
         if (CudaMemory.UsedBytes() is not long before) return null;
         using (var s = NewDisposeScope()) using (no_grad()) kernel.Forward(shapeInputs);

@@ -1,3 +1,4 @@
+using PathNotebooks.Cuda;
 using PathNotebooks.Mixers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -80,6 +81,10 @@ public sealed class ForgettingAttention : TokenMixer
             Keep(p);
             o = p.to(v.dtype).matmul(v);
         }
+        else if (spec.Kernel.Fused == FusedKernelUse.CastFloat32ToBf16 && q.dtype == ScalarType.Float32
+                 && FusedAttention.WhyNot(q.device_type, ScalarType.BFloat16, q.shape[3]) is null)
+            // Mixed-precision attention: bf16 operands, float32 accumulation and gate sums; output back in float32.
+            o = FusedAttention.Forward(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), logForget).to(ScalarType.Float32);
         else
             o = ForgettingAttentionFast.ForwardUnchecked(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), scale: null, spec.Kernel);
 

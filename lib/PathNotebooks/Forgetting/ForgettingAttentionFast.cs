@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using PathNotebooks.Cuda;
 using PathNotebooks.Runtime;
 
 namespace PathNotebooks.Forgetting;
@@ -54,6 +55,8 @@ public static class ForgettingAttentionFast
         options ??= FoxKernelOptions.Default;
         bool requiresGrad = is_grad_enabled()
             && (q.requires_grad || k.requires_grad || v.requires_grad || logForget.requires_grad);
+        if (options.Fused != FusedKernelUse.Off && v.shape[^1] == q.shape[^1] && FusedAttention.WhyNot(q) is null)
+            return FusedAttention.Forward(q, k, v, logForget, window: 0, scale: scale);
         var choice = Choose(q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.dtype, requiresGrad, q.device.type, options);
         return choice.Form == FoxKernelForm.Sdpa
             ? SdpaUnchecked(q, k, v, logForget, scale)

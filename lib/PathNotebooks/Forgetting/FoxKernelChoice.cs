@@ -9,9 +9,12 @@ namespace PathNotebooks.Forgetting;
 public sealed record FoxKernelChoice(FoxKernelForm Form, long SdpaBytes, long BudgetBytes)
 {
     /// <summary>E.g. "sdpa+mask (needs ≈ 18.25 GB ≤ budget 37.53 GB)".</summary>
-    public override string ToString() => Form == FoxKernelForm.Sdpa
-        ? $"sdpa+mask (needs ≈ {Size(SdpaBytes)} ≤ budget {Size(BudgetBytes)})"
-        : $"chunked (sdpa+mask would need ≈ {Size(SdpaBytes)} > budget {Size(BudgetBytes)})";
+    public override string ToString() => Form switch
+    {
+        FoxKernelForm.Fused => "fused CUDA kernel (flash_attention.cu)",
+        FoxKernelForm.Sdpa => $"sdpa+mask (needs ≈ {Size(SdpaBytes)} ≤ budget {Size(BudgetBytes)})",
+        _ => $"chunked (sdpa+mask would need ≈ {Size(SdpaBytes)} > budget {Size(BudgetBytes)})",
+    };
 
     static string Size(long bytes) => bytes >= 1e9
         ? FormattableString.Invariant($"{bytes / 1e9:0.00} GB")

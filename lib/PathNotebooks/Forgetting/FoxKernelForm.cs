@@ -1,6 +1,6 @@
 namespace PathNotebooks.Forgetting;
 
-/// <summary>The two forms <see cref="ForgettingAttentionFast.Forward"/> chooses between.</summary>
+/// <summary>The forms <see cref="ForgettingAttentionFast.Forward"/> chooses between.</summary>
 public enum FoxKernelForm
 {
     /// <summary><see cref="ForgettingAttentionFast.Sdpa"/>: fused SDPA, the T×T decay bias as a float mask.</summary>
@@ -8,4 +8,6 @@ public enum FoxKernelForm
 
     /// <summary><see cref="ForgettingAttentionFast.Chunked"/>: online softmax over chunks, no T×T tensor.</summary>
     Chunked,
+    /// <summary><see cref="Cuda.FusedAttention"/>: one fused CUDA kernel per pass (bf16/fp16 on a supported GPU).</summary>
+    Fused,
 }

@@ -1,3 +1,5 @@
+using PathNotebooks.Cuda;
+
 namespace PathNotebooks.Forgetting;
 
 /// <summary>
@@ -14,10 +16,14 @@ namespace PathNotebooks.Forgetting;
 /// the row maximum (bound: scale·max‖q‖·max‖k‖ + max of the decay bias), i.e. its weights are below e^−SkipMargin
 /// ≈ 4e−44 for 100: invisible even in float64. With a strongly forgetting gate this makes the cost O(T·window)
 /// instead of O(T²). +∞ disables skipping.</param>
+/// <param name="Fused">when the fused CUDA kernel (<see cref="Cuda.FusedAttention"/>) runs: the op uses it for bf16/fp16
+/// inputs on a supported GPU (unless <see cref="FusedKernelUse.Off"/>); the FoX layer with the default
+/// <see cref="FusedKernelUse.CastFloat32ToBf16"/> also runs float32 models' attention through it in bf16.</param>
 public sealed record FoxKernelOptions(
     long? SdpaMemoryBudgetBytes = null,
     int ChunkSize = FoxKernelOptions.DefaultChunkSize,
-    double SkipMargin = FoxKernelOptions.DefaultSkipMargin)
+    double SkipMargin = FoxKernelOptions.DefaultSkipMargin,
+    FusedKernelUse Fused = FusedKernelUse.CastFloat32ToBf16)
 {
     public const int DefaultChunkSize = 512;
     public const double DefaultSkipMargin = 100.0;

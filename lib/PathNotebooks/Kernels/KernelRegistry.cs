@@ -7,9 +7,15 @@ namespace PathNotebooks.Kernels;
 /// <param name="Forward">the kernel; differentiable in every input it reads</param>
 /// <param name="Choice">for a variant that picks its implementation itself: which one runs on these inputs, without
 /// (false) or with (true) gradients, in words; <c>pathnb bench</c> prints it. Null for the others.</param>
+/// <param name="WhyNot">for a variant that runs only on some inputs (the fused CUDA kernels: bf16/fp16, D = 64 or 128,
+/// a supported GPU): null when it can run these inputs, else why not. Tests, fuzzing and benchmarks skip it there and
+/// say so. Null = runs everywhere.</param>
 public sealed record KernelVariant(string Name, Func<KernelInputs, Tensor> Forward,
-    Func<KernelInputs, bool, string>? Choice = null)
+    Func<KernelInputs, bool, string>? Choice = null, Func<KernelInputs, string?>? WhyNot = null)
 {
+    /// <summary>Null when the variant runs on these inputs, else the reason it does not.</summary>
+    public string? Unsupported(KernelInputs inputs) => WhyNot?.Invoke(inputs);
+
     public override string ToString() => Name;
 }
 

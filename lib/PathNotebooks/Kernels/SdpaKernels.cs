@@ -1,3 +1,4 @@
+using PathNotebooks.Cuda;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -8,8 +9,11 @@ static class SdpaKernels
 {
     public static KernelVariant Causal { get; } = new("sdpa (causal)", i => F.scaled_dot_product_attention(i.Q, i.K, i.V, is_casual: true));
 
+    /// <summary>The kit's own fused kernel with neither gate nor window: how close a C#-launched kernel gets to SDPA.</summary>
+    public static KernelVariant Fused { get; } = new("causal fused (cuda)", i => FusedAttention.Forward(i.Q, i.K, i.V), WhyNot: FusedKernelVariants.WhyNot);
+
     public static KernelOp Op { get; } = new("sdpa", "causal softmax attention (the benchmark baseline)",
-        KernelInputSpec.QueryKeyValue, Reference, new[] { Causal });
+        KernelInputSpec.QueryKeyValue, Reference, new[] { Causal, Fused });
 
     /// <summary>softmax(QKᵀ/√D, −∞ above the diagonal)·V in float64, <c>[B, H, T, Dv]</c>.</summary>
     static Tensor Reference(KernelInputs i)

@@ -1,3 +1,4 @@
+using PathNotebooks.Cuda;
 using PathNotebooks.Softmax;
 using static TorchSharp.torch;
 
@@ -17,6 +18,7 @@ static class SwaKernels
         {
             new KernelVariant("swa blockwise", i => SlidingWindowAttention.Blockwise(i.Q, i.K, i.V, Window)),
             new KernelVariant("swa dense mask", i => SlidingWindowAttention.Dense(i.Q, i.K, i.V, Window)),
+            new KernelVariant("swa fused (cuda)", i => FusedAttention.Forward(i.Q, i.K, i.V, window: Window), WhyNot: FusedKernelVariants.WhyNot),
         });
 
     /// <summary>softmax(QKᵀ/√D with −∞ outside i − W &lt; j ≤ i)·V in float64, <c>[B, H, T, Dv]</c>.</summary>

@@ -16,13 +16,31 @@ public class KernelRegistryTests(ITestOutputHelper output)
     const int Batch = 2, Heads = 2, HeadDim = 8;
     const double Tolerance = 1e-8;
 
-    /// <summary>(op, variant) for every registered variant: a new variant is tested the day it is registered.</summary>
+    /// <summary>
+    /// (op, variant) for every registered variant that runs on the CPU: a new variant is tested the day it is registered.
+    /// The fused CUDA variants (a <see cref="KernelVariant.WhyNot"/>) are pinned on a GPU by <c>pathnb check kernels</c>;
+    /// here <see cref="FusedVariantsSayWhyTheyDoNotRunOnTheCpu"/> checks that they refuse the CPU cleanly.
+    /// </summary>
     public static TheoryData<string, string> Variants()
     {
         var data = new TheoryData<string, string>();
         foreach (var op in KernelRegistry.Ops)
-            foreach (var variant in op.Variants) data.Add(op.Name, variant.Name);
+            foreach (var variant in op.Variants.Where(v => v.WhyNot is null)) data.Add(op.Name, variant.Name);
         return data;
+    }
+
+    [Fact]
+    public void FusedVariantsSayWhyTheyDoNotRunOnTheCpu()
+    {
+        var fused = KernelRegistry.Ops.SelectMany(o => o.Variants.Where(v => v.WhyNot is not null).Select(v => (Op: o, Variant: v))).ToList();
+        Assert.Equal(new[] { "causal fused (cuda)", "fox fused (cuda)", "swa fused (cuda)" }, fused.Select(f => f.Variant.Name));
+        foreach (var (op, variant) in fused)
+        {
+            using var inputs = op.Inputs.Random(1, 2, 37, 64, CPU, ScalarType.Float32, seed: 1);
+            Assert.Contains("CUDA", variant.Unsupported(inputs));
+            var refused = Assert.Throws<NotSupportedException>(() => variant.Forward(inputs));
+            Assert.Contains("run on CUDA", refused.Message);
+        }
     }
 
     [Theory]
@@ -94,15 +112,15 @@ public class KernelRegistryTests(ITestOutputHelper output)
         Assert.Equal(new[] { "sdpa", "path", "path-fox", "fox", "gdn", "swa", "nsa", "lte" }, KernelRegistry.Ops.Select(o => o.Name));
         Assert.Equal(new[] { "nsa batched (l=64, n=16, W=512)" }, KernelRegistry.Get("nsa").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "lte masked sdpa" }, KernelRegistry.Get("lte").Variants.Select(v => v.Name));
-        Assert.Equal(new[] { "swa blockwise", "swa dense mask" }, KernelRegistry.Get("swa").Variants.Select(v => v.Name));
-        Assert.Equal(new[] { "sdpa (causal)" }, KernelRegistry.Get("sdpa").Variants.Select(v => v.Name));
+        Assert.Equal(new[] { "swa blockwise", "swa dense mask", "swa fused (cuda)" }, KernelRegistry.Get("swa").Variants.Select(v => v.Name));
+        Assert.Equal(new[] { "sdpa (causal)", "causal fused (cuda)" }, KernelRegistry.Get("sdpa").Variants.Select(v => v.Name));
         Assert.Equal(new[]
         {
             "path chunked (C=64)", "path chunked (C=128)", "path chunked (C=256)", "path chunked (C=512)",
             "path chunked (C=256, block-inverse UT)",
         }, KernelRegistry.Get("path").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "path-fox chunked (C=256)", "path-fox chunked (C=512)" }, KernelRegistry.Get("path-fox").Variants.Select(v => v.Name));
-        Assert.Equal(new[] { "fox (auto)", "fox sdpa+mask", "fox chunked" }, KernelRegistry.Get("fox").Variants.Select(v => v.Name));
+        Assert.Equal(new[] { "fox (auto)", "fox sdpa+mask", "fox chunked", "fox fused (cuda)" }, KernelRegistry.Get("fox").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "gdn chunked (C=64)", "gdn chunked (C=128)", "gdn chunked scan (C=64)", "gdn chunked (C=64, one 64×64 solve)" },
             KernelRegistry.Get("gdn").Variants.Select(v => v.Name));
         var all = KernelRegistry.Ops.SelectMany(o => o.Variants).Select(v => v.Name).ToList();

@@ -1,0 +1,41 @@
+using PathNotebooks.Cuda;
+using PathNotebooks.Kernels;
+using PathNotebooks.Runtime;
+
+namespace PathNotebooks.Cli;
+
+/// <summary>Options of `pathnb check kernels`.</summary>
+sealed record CheckKernelsOptions(int Seed);
+
+/// <summary>
+/// `pathnb check kernels`: compiles every embedded CUDA source with NVRTC (or reads it from the cache), then runs
+/// <see cref="FusedKernelCheck"/> and prints one line per case and a summary. Exit 0 when every case passes, 1 when one
+/// fails or no fused kernels can run here (the line says why).
+/// </summary>
+static class CheckKernelsCommand
+{
+    public static int Run(CheckKernelsOptions options)
+    {
+        var info = TorchRuntime.Initialize("auto");
+        var host = CudaKernelHost.Shared;
+        Console.WriteLine(info);
+        Console.WriteLine(host.Status);
+        if (!host.IsAvailable)
+        {
+            Console.Error.WriteLine("pathnb check kernels: needs a CUDA GPU (sm_80 or newer) with NVRTC; nothing was checked.");
+            return 1;
+        }
+        foreach (var source in CudaKernelHost.SourceNames())
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (bytes, cached) = host.Compile(source);
+            Console.WriteLine($"{source}: {(cached ? "from the cache" : $"compiled in {clock.Elapsed.TotalSeconds:F1} s")}, cubin {bytes:N0} bytes");
+        }
+        var cases = FusedKernelCheck.Run(TorchRuntime.Device, options.Seed, Console.WriteLine, host);
+        int failed = cases.Count(c => !c.Passed);
+        double Worst(Func<FusedKernelCase, double?> f) => cases.Max(c => f(c) ?? 0);
+        Console.WriteLine($"{cases.Count} cases, {failed} failed; worst relative error: o {Worst(c => c.Output):E2}, dq {Worst(c => c.DQ):E2}, " +
+            $"dk {Worst(c => c.DK):E2}, dv {Worst(c => c.DV):E2}, dlogf {Worst(c => c.DLogForget):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs poisoned with NaN before every run)");
+        return failed == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,495 @@
+// Fused causal attention with an optional FoX gate bias and an optional sliding window, forward and backward.
+// FlashAttention-2-style tiles: online softmax, no T×T tensor in memory, probabilities recomputed in the backward.
+// Tensor cores through mma.sync m16n8k16 (bf16 or fp16 inputs, float32 accumulation); compiled at run time by NVRTC
+// (no CUDA headers needed: half-precision values travel as raw 16-bit patterns and are converted with PTX).
+//
+// Shapes (all contiguous, row-major): q, k, v, o, dout, dk, dv [BH, T, D] in the 16-bit type;
+// cum (optional, FoX) [BH, T] float32: c_t = Σ_{l ≤ t} log f_l, so the bias of query i and key j is c_i − c_j;
+// lse [BH, T] float32 in the log2 domain (written by the forward, read by the backward);
+// delta [BH, T] float32 = Σ_d dout·o (computed by the caller); dq_acc [BH, T, D] float32, zeroed by the caller and
+// accumulated atomically; dcum_q [BH, T] float32, zeroed and accumulated atomically; dcum_k [BH, T] float32, written.
+// Logit of (i, j): scale · q_i·k_j + c_i − c_j for j ≤ i (and i − j < window when window > 0), else masked.
+// Every CTA runs 4 warps; a warp owns 16 rows of the 64-row tile.
+
+typedef unsigned short u16;
+typedef unsigned int u32;
+
+#define PN_BQ 64
+#define PN_BK 64
+#define PN_THREADS 128
+#define PN_LOG2E 1.4426950408889634f
+#define PN_NEG_INF (__int_as_float(0xff800000))
+
+template <bool BF16> struct Half16;
+
+template <> struct Half16<true>
+{
+    static __device__ __forceinline__ u32 pack(float lo, float hi)
+    {
+        u32 r;
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+        return r;
+    }
+    static __device__ __forceinline__ u16 one(float x) { return (u16)(pack(x, 0.f) & 0xffffu); }
+    static __device__ __forceinline__ void mma(float* c, const u32* a, u32 b0, u32 b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+template <> struct Half16<false>
+{
+    static __device__ __forceinline__ u32 pack(float lo, float hi)
+    {
+        u32 r;
+        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+        return r;
+    }
+    static __device__ __forceinline__ u16 one(float x) { return (u16)(pack(x, 0.f) & 0xffffu); }
+    static __device__ __forceinline__ void mma(float* c, const u32* a, u32 b0, u32 b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+static __device__ __forceinline__ u32 ld32(const u16* p) { return *reinterpret_cast<const u32*>(p); }
+
+static __device__ __forceinline__ u32 shared_address(const void* p)
+{
+    u32 a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+
+// Four 8×8 tiles of 16-bit values from shared memory; lane l gives the address of row l % 8 of tile l / 8.
+// Plain: register i holds (row l/4, columns 2(l%4), 2(l%4)+1) of tile i: an A- or B-operand piece of a row-major tile.
+// Transposed: register i holds (rows 2(l%4), 2(l%4)+1; column l/4) of tile i: the B operand from a tile whose
+// rows are the k index, so no transposed copy of K, V, Q or dO is ever stored.
+static __device__ __forceinline__ void ldmatrix4(u32* r, const u16* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(p)));
+}
+static __device__ __forceinline__ void ldmatrix4_trans(u32* r, const u16* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(p)));
+}
+
+// B operands (k = the tile's column index) for n-tiles j and j+1 of a row-major tile x[n][k] with row stride S:
+// b[0], b[1] for n-tile j, b[2], b[3] for j + 1, at k-step kk.
+template <int S>
+static __device__ __forceinline__ void b_pair_rows(u32* b, const u16* x, int j, int kk, int lane)
+{
+    const int tile = lane >> 3, r = lane & 7;
+    ldmatrix4(b, x + (8 * (j + (tile >> 1)) + r) * S + 16 * kk + (tile & 1) * 8);
+}
+
+// B operands for n-tiles j, j+1 from a tile whose rows are the k index, x[k][n] (row stride S), at k-step kk.
+template <int S>
+static __device__ __forceinline__ void b_pair_cols(u32* b, const u16* x, int j, int kk, int lane)
+{
+    const int tile = lane >> 3, r = lane & 7;
+    ldmatrix4_trans(b, x + (16 * kk + (tile & 1) * 8 + r) * S + 8 * (j + (tile >> 1)));
+}
+
+// The A operand (16 rows from row0, k-step kk) of a row-major tile x[m][k] with row stride S.
+template <int S>
+static __device__ __forceinline__ void a_rows(u32* a, const u16* x, int row0, int kk, int lane)
+{
+    const int tile = lane >> 3, r = lane & 7;
+    ldmatrix4(a, x + (row0 + (tile & 1) * 8 + r) * S + 16 * kk + (tile >> 1) * 8);
+}
+
+// Copies a [64, D] tile of rows row0… of x [T, D] into shared memory (row stride D + 8 halves, so that the eight
+// rows an ldmatrix reads fall into different banks). Rows at or past T are zero.
+template <int D>
+static __device__ __forceinline__ void load_tile(const u16* __restrict__ x, int row0, int T, u16* tile)
+{
+    constexpr int S = D + 8;
+    for (int idx = threadIdx.x; idx < PN_BK * D / 8; idx += PN_THREADS)
+    {
+        int row = idx / (D / 8), col = (idx % (D / 8)) * 8;
+        uint4 val = make_uint4(0u, 0u, 0u, 0u);
+        if (row0 + row < T) val = *reinterpret_cast<const uint4*>(x + (size_t)(row0 + row) * D + col);
+        *reinterpret_cast<uint4*>(tile + row * S + col) = val;
+    }
+}
+
+template <bool BF16, int D>
+static __device__ __forceinline__ void attention_forward(
+    const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
+    u16* __restrict__ o, float* __restrict__ lse, int T, int window, float scale)
+{
+    typedef Half16<BF16> H;
+    constexpr int S = D + 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    u16* ks = reinterpret_cast<u16*>(smem);             // K tile [64, D + 8]
+    u16* vs = ks + PN_BK * S;                            // V tile [64, D + 8]
+    float* cs = reinterpret_cast<float*>(vs + PN_BK * S); // c of the tile's keys [64]
+
+    const int bh = blockIdx.y, q0 = blockIdx.x * PN_BQ;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const size_t base = (size_t)bh * T * D;
+    q += base; k += base; v += base; o += base;
+    const float* cumRow = cum ? cum + (size_t)bh * T : nullptr;
+    const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+    const float scaleLog2 = scale * PN_LOG2E;
+
+    u32 qf[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+    {
+        qf[kk][0] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 2 * t) : 0u;
+        qf[kk][1] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 2 * t) : 0u;
+        qf[kk][2] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 8 + 2 * t) : 0u;
+        qf[kk][3] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 8 + 2 * t) : 0u;
+    }
+    const float c0 = cumRow && r0 < T ? cumRow[r0] * PN_LOG2E : 0.f;
+    const float c1 = cumRow && r1 < T ? cumRow[r1] * PN_LOG2E : 0.f;
+
+    float m0 = PN_NEG_INF, m1 = PN_NEG_INF, l0 = 0.f, l1 = 0.f;
+    float acc[D / 8][4];
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+    const int lastQuery = min(q0 + PN_BQ, T) - 1;
+    const int firstBlock = window > 0 ? max(0, q0 - window + 1) / PN_BK : 0;
+    for (int kb = firstBlock; kb <= lastQuery / PN_BK; ++kb)
+    {
+        const int k0 = kb * PN_BK;
+        // Only blocks that cross the diagonal, the end of the sequence or the window's edge need the mask.
+        const bool edge = k0 + PN_BK - 1 > q0 || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
+        __syncthreads();
+        load_tile<D>(k, k0, T, ks);
+        load_tile<D>(v, k0, T, vs);
+        if (cumRow && threadIdx.x < PN_BK) cs[threadIdx.x] = k0 + threadIdx.x < T ? cumRow[k0 + threadIdx.x] * PN_LOG2E : 0.f;
+        __syncthreads();
+
+        float s[PN_BK / 8][4];
+#pragma unroll
+        for (int j = 0; j < PN_BK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+            for (int j = 0; j < PN_BK / 8; j += 2)
+            {
+                u32 b[4];
+                b_pair_rows<S>(b, ks, j, kk, lane);
+                H::mma(s[j], qf[kk], b[0], b[1]);
+                H::mma(s[j + 1], qf[kk], b[2], b[3]);
+            }
+
+        float mx0 = PN_NEG_INF, mx1 = PN_NEG_INF;
+#pragma unroll
+        for (int j = 0; j < PN_BK / 8; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+            {
+                const int col = 8 * j + 2 * t + (e & 1);
+                float x = s[j][e] * scaleLog2 + (cumRow ? (e < 2 ? c0 : c1) - cs[col] : 0.f);
+                if (edge)
+                {
+                    const int key = k0 + col, row = e < 2 ? r0 : r1;
+                    const bool ok = key <= row && key < T && (window <= 0 || key > row - window);
+                    x = ok ? x : PN_NEG_INF;
+                }
+                s[j][e] = x;
+                if (e < 2) mx0 = fmaxf(mx0, x); else mx1 = fmaxf(mx1, x);
+            }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        // A row with nothing visible yet keeps m = −∞; subtract 0 then, so that exp2 gives 0 and not NaN.
+        const float u0 = n0 == PN_NEG_INF ? 0.f : n0, u1 = n1 == PN_NEG_INF ? 0.f : n1;
+        const float a0 = exp2f(m0 - u0), a1 = exp2f(m1 - u1);
+        float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+        for (int j = 0; j < PN_BK / 8; ++j)
+        {
+            s[j][0] = exp2f(s[j][0] - u0); s[j][1] = exp2f(s[j][1] - u0);
+            s[j][2] = exp2f(s[j][2] - u1); s[j][3] = exp2f(s[j][3] - u1);
+            sum0 += s[j][0] + s[j][1];
+            sum1 += s[j][2] + s[j][3];
+        }
+        l0 = l0 * a0 + sum0;   // per-thread partial sums; the 4 threads of a row are added at the end
+        l1 = l1 * a1 + sum1;
+        m0 = n0; m1 = n1;
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j) { acc[j][0] *= a0; acc[j][1] *= a0; acc[j][2] *= a1; acc[j][3] *= a1; }
+
+        // O += P V: the accumulator layout of two adjacent 8-key tiles is the A-operand layout of one 16-key step.
+#pragma unroll
+        for (int kk = 0; kk < PN_BK / 16; ++kk)
+        {
+            u32 pa[4] = { H::pack(s[2 * kk][0], s[2 * kk][1]), H::pack(s[2 * kk][2], s[2 * kk][3]),
+                          H::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), H::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]) };
+#pragma unroll
+            for (int j = 0; j < D / 8; j += 2)
+            {
+                u32 b[4];
+                b_pair_cols<S>(b, vs, j, kk, lane);
+                H::mma(acc[j], pa, b[0], b[1]);
+                H::mma(acc[j + 1], pa, b[2], b[3]);
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float i0 = 1.f / l0, i1 = 1.f / l1;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+    {
+        if (r0 < T) *reinterpret_cast<u32*>(o + (size_t)r0 * D + 8 * j + 2 * t) = H::pack(acc[j][0] * i0, acc[j][1] * i0);
+        if (r1 < T) *reinterpret_cast<u32*>(o + (size_t)r1 * D + 8 * j + 2 * t) = H::pack(acc[j][2] * i1, acc[j][3] * i1);
+    }
+    if (t == 0)
+    {
+        if (r0 < T) lse[(size_t)bh * T + r0] = m0 + log2f(l0);
+        if (r1 < T) lse[(size_t)bh * T + r1] = m1 + log2f(l1);
+    }
+}
+
+template <bool BF16, int D>
+static __device__ __forceinline__ void attention_backward(
+    const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
+    const u16* __restrict__ dout, const float* __restrict__ lse, const float* __restrict__ delta,
+    float* __restrict__ dqAcc, u16* __restrict__ dk, u16* __restrict__ dv, float* __restrict__ dcumQ, float* __restrict__ dcumK,
+    int T, int window, float scale)
+{
+    typedef Half16<BF16> H;
+    constexpr int S = D + 8, SS = PN_BK + 8;
+    extern __shared__ __align__(16) unsigned char smem[];
+    u16* ks = reinterpret_cast<u16*>(smem);  // K [64 keys, D+8]
+    u16* vs = ks + PN_BK * S;                 // V [64 keys, D+8]
+    u16* qs = vs + PN_BK * S;                 // Q tile [64 queries, D+8]
+    u16* os = qs + PN_BQ * S;                 // dO tile [64 queries, D+8]
+    u16* dss = os + PN_BQ * S;                // dS, query-major [64 queries, 64 + 8 keys]
+    float* lses = reinterpret_cast<float*>(dss + PN_BQ * SS);
+    float* deltas = lses + PN_BQ;
+    float* cqs = deltas + PN_BQ;
+    float* dcqs = cqs + PN_BQ;
+
+    const int bh = blockIdx.y, k0 = blockIdx.x * PN_BK;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const size_t base = (size_t)bh * T * D;
+    q += base; k += base; v += base; dout += base; dk += base; dv += base; dqAcc += base;
+    const float* cumRow = cum ? cum + (size_t)bh * T : nullptr;
+    const float* lseRow = lse + (size_t)bh * T;
+    const float* deltaRow = delta + (size_t)bh * T;
+    const float scaleLog2 = scale * PN_LOG2E;
+    const int key0 = k0 + warp * 16 + g, key1 = key0 + 8;   // this thread's two key rows
+    const float ck0 = cumRow && key0 < T ? cumRow[key0] * PN_LOG2E : 0.f;
+    const float ck1 = cumRow && key1 < T ? cumRow[key1] * PN_LOG2E : 0.f;
+
+    load_tile<D>(k, k0, T, ks);
+    load_tile<D>(v, k0, T, vs);
+
+    float dvAcc[D / 8][4], dkAcc[D / 8][4];
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+    {
+        dvAcc[j][0] = dvAcc[j][1] = dvAcc[j][2] = dvAcc[j][3] = 0.f;
+        dkAcc[j][0] = dkAcc[j][1] = dkAcc[j][2] = dkAcc[j][3] = 0.f;
+    }
+    float dck0 = 0.f, dck1 = 0.f;
+
+    const int lastKey = min(k0 + PN_BK, T) - 1;
+    const int lastBlock = window > 0 ? min((T - 1) / PN_BQ, (lastKey + window - 1) / PN_BQ) : (T - 1) / PN_BQ;
+    for (int qb = k0 / PN_BQ; qb <= lastBlock; ++qb)
+    {
+        const int q0 = qb * PN_BQ;
+        const bool edge = q0 < k0 + PN_BK - 1 || q0 + PN_BQ > T || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
+        __syncthreads();
+        load_tile<D>(q, q0, T, qs);
+        load_tile<D>(dout, q0, T, os);
+        if (threadIdx.x < PN_BQ)
+        {
+            const int i = q0 + threadIdx.x;
+            lses[threadIdx.x] = i < T ? lseRow[i] : 0.f;
+            deltas[threadIdx.x] = i < T ? deltaRow[i] : 0.f;
+            cqs[threadIdx.x] = cumRow && i < T ? cumRow[i] * PN_LOG2E : 0.f;
+            dcqs[threadIdx.x] = 0.f;
+        }
+        __syncthreads();
+
+        // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ for this warp's 16 keys against the 64 queries of the tile.
+        float p[PN_BQ / 8][4], dp[PN_BQ / 8][4];
+#pragma unroll
+        for (int j = 0; j < PN_BQ / 8; ++j)
+            p[j][0] = p[j][1] = p[j][2] = p[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+        {
+            u32 ka[4], va[4];
+            a_rows<S>(ka, ks, warp * 16, kk, lane);
+            a_rows<S>(va, vs, warp * 16, kk, lane);
+#pragma unroll
+            for (int j = 0; j < PN_BQ / 8; j += 2)
+            {
+                u32 bq[4], bo[4];
+                b_pair_rows<S>(bq, qs, j, kk, lane);
+                b_pair_rows<S>(bo, os, j, kk, lane);
+                H::mma(p[j], ka, bq[0], bq[1]);
+                H::mma(p[j + 1], ka, bq[2], bq[3]);
+                H::mma(dp[j], va, bo[0], bo[1]);
+                H::mma(dp[j + 1], va, bo[2], bo[3]);
+            }
+        }
+        // P and dS = P ⊙ (dP − Δ), transposed (rows = keys).
+#pragma unroll
+        for (int j = 0; j < PN_BQ / 8; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+            {
+                const int col = 8 * j + 2 * t + (e & 1);
+                const float x = p[j][e] * scaleLog2 + (cumRow ? cqs[col] - (e < 2 ? ck0 : ck1) : 0.f) - lses[col];
+                float pr = exp2f(x);
+                if (edge)
+                {
+                    const int query = q0 + col, key = e < 2 ? key0 : key1;
+                    const bool ok = key <= query && query < T && key < T && (window <= 0 || key > query - window);
+                    pr = ok ? pr : 0.f;
+                }
+                p[j][e] = pr;
+                dp[j][e] = pr * (dp[j][e] - deltas[col]);
+            }
+        // dV += Pᵀ dO and dK += dSᵀ Q (scaled at the end).
+#pragma unroll
+        for (int kk = 0; kk < PN_BQ / 16; ++kk)
+        {
+            u32 pa[4] = { H::pack(p[2 * kk][0], p[2 * kk][1]), H::pack(p[2 * kk][2], p[2 * kk][3]),
+                          H::pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), H::pack(p[2 * kk + 1][2], p[2 * kk + 1][3]) };
+            u32 da[4] = { H::pack(dp[2 * kk][0], dp[2 * kk][1]), H::pack(dp[2 * kk][2], dp[2 * kk][3]),
+                          H::pack(dp[2 * kk + 1][0], dp[2 * kk + 1][1]), H::pack(dp[2 * kk + 1][2], dp[2 * kk + 1][3]) };
+#pragma unroll
+            for (int j = 0; j < D / 8; j += 2)
+            {
+                u32 bo[4], bq[4];
+                b_pair_cols<S>(bo, os, j, kk, lane);
+                b_pair_cols<S>(bq, qs, j, kk, lane);
+                H::mma(dvAcc[j], pa, bo[0], bo[1]);
+                H::mma(dvAcc[j + 1], pa, bo[2], bo[3]);
+                H::mma(dkAcc[j], da, bq[0], bq[1]);
+                H::mma(dkAcc[j + 1], da, bq[2], bq[3]);
+            }
+        }
+        // FoX: dc_i += Σ_j dS_ij (queries, atomically), dc_j −= Σ_i dS_ij (keys, this CTA's own).
+        if (cumRow)
+        {
+#pragma unroll
+            for (int j = 0; j < PN_BQ / 8; ++j)
+            {
+                dck0 -= dp[j][0] + dp[j][1];
+                dck1 -= dp[j][2] + dp[j][3];
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                {
+                    float colSum = dp[j][e] + dp[j][e + 2];
+                    colSum += __shfl_xor_sync(0xffffffffu, colSum, 4);
+                    colSum += __shfl_xor_sync(0xffffffffu, colSum, 8);
+                    colSum += __shfl_xor_sync(0xffffffffu, colSum, 16);
+                    if (g == 0) atomicAdd(dcqs + 8 * j + 2 * t + e, colSum);
+                }
+            }
+        }
+        // dS to shared memory, query-major, for dQ = dS K.
+#pragma unroll
+        for (int j = 0; j < PN_BQ / 8; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+                dss[(8 * j + 2 * t + (e & 1)) * SS + warp * 16 + g + (e < 2 ? 0 : 8)] = H::one(dp[j][e]);
+        __syncthreads();
+        // dQ rows of this warp: 16 queries × D, summed over the 64 keys, added atomically (other key blocks add too).
+        {
+            float dq[D / 8][4];
+#pragma unroll
+            for (int j = 0; j < D / 8; ++j) dq[j][0] = dq[j][1] = dq[j][2] = dq[j][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < PN_BK / 16; ++kk)
+            {
+                u32 a[4];
+                a_rows<SS>(a, dss, warp * 16, kk, lane);
+#pragma unroll
+                for (int j = 0; j < D / 8; j += 2)
+                {
+                    u32 b[4];
+                    b_pair_cols<S>(b, ks, j, kk, lane);
+                    H::mma(dq[j], a, b[0], b[1]);
+                    H::mma(dq[j + 1], a, b[2], b[3]);
+                }
+            }
+            const int qr0 = q0 + warp * 16 + g, qr1 = qr0 + 8;
+#pragma unroll
+            for (int j = 0; j < D / 8; ++j)
+            {
+                if (qr0 < T)
+                {
+                    atomicAdd(dqAcc + (size_t)qr0 * D + 8 * j + 2 * t, dq[j][0] * scale);
+                    atomicAdd(dqAcc + (size_t)qr0 * D + 8 * j + 2 * t + 1, dq[j][1] * scale);
+                }
+                if (qr1 < T)
+                {
+                    atomicAdd(dqAcc + (size_t)qr1 * D + 8 * j + 2 * t, dq[j][2] * scale);
+                    atomicAdd(dqAcc + (size_t)qr1 * D + 8 * j + 2 * t + 1, dq[j][3] * scale);
+                }
+            }
+        }
+        if (cumRow && threadIdx.x < PN_BQ && q0 + threadIdx.x < T)
+            atomicAdd(dcumQ + (size_t)bh * T + q0 + threadIdx.x, dcqs[threadIdx.x]);
+    }
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+    {
+        if (key0 < T)
+        {
+            *reinterpret_cast<u32*>(dk + (size_t)key0 * D + 8 * j + 2 * t) = H::pack(dkAcc[j][0] * scale, dkAcc[j][1] * scale);
+            *reinterpret_cast<u32*>(dv + (size_t)key0 * D + 8 * j + 2 * t) = H::pack(dvAcc[j][0], dvAcc[j][1]);
+        }
+        if (key1 < T)
+        {
+            *reinterpret_cast<u32*>(dk + (size_t)key1 * D + 8 * j + 2 * t) = H::pack(dkAcc[j][2] * scale, dkAcc[j][3] * scale);
+            *reinterpret_cast<u32*>(dv + (size_t)key1 * D + 8 * j + 2 * t) = H::pack(dvAcc[j][2], dvAcc[j][3]);
+        }
+    }
+    if (cumRow)
+    {
+        dck0 += __shfl_xor_sync(0xffffffffu, dck0, 1);
+        dck0 += __shfl_xor_sync(0xffffffffu, dck0, 2);
+        dck1 += __shfl_xor_sync(0xffffffffu, dck1, 1);
+        dck1 += __shfl_xor_sync(0xffffffffu, dck1, 2);
+        if (t == 0)
+        {
+            if (key0 < T) dcumK[(size_t)bh * T + key0] = dck0;
+            if (key1 < T) dcumK[(size_t)bh * T + key1] = dck1;
+        }
+    }
+}
+
+// Entry points: pn_attention_{forward,backward}_{bf16,fp16}_d{64,128}. Grid (⌈T/64⌉, BH), 128 threads, dynamic
+// shared memory: forward 2·64·(D+8) halves + 64 floats; backward 4·64·(D+8) + 64·72 halves + 4·64 floats.
+#define PN_ENTRIES(TAG, BF16, D)                                                                                      \
+    extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_forward_##TAG##_d##D(                      \
+        const u16* q, const u16* k, const u16* v, const float* cum, u16* o, float* lse, int T, int window, float scale) \
+    {                                                                                                                 \
+        attention_forward<BF16, D>(q, k, v, cum, o, lse, T, window, scale);                                           \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_backward_##TAG##_d##D(                     \
+        const u16* q, const u16* k, const u16* v, const float* cum, const u16* dout, const float* lse,                \
+        const float* delta, float* dqAcc, u16* dk, u16* dv, float* dcumQ, float* dcumK, int T, int window, float scale) \
+    {                                                                                                                 \
+        attention_backward<BF16, D>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale);   \
+    }
+
+PN_ENTRIES(bf16, true, 64)
+PN_ENTRIES(fp16, false, 64)
+PN_ENTRIES(bf16, true, 128)
+PN_ENTRIES(fp16, false, 128)

@@ -1,0 +1,98 @@
+using PathNotebooks.Cuda;
+using PathNotebooks.Forgetting;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PathNotebooks.Kernels;
+
+/// <summary>One case of <see cref="FusedKernelCheck"/>: relative errors against the float64 reference.</summary>
+/// <param name="DType">"bf16" or "fp16"</param>
+/// <param name="HeadDim">D</param>
+/// <param name="Length">T</param>
+/// <param name="Mode">"causal", "fox" (forget-gate bias) or "window W"</param>
+/// <param name="Output">error of O</param>
+/// <param name="DQ">error of dq</param>
+/// <param name="DK">error of dk</param>
+/// <param name="DV">error of dv</param>
+/// <param name="DLogForget">error of d log f (FoX only)</param>
+/// <param name="Passed">every error ≤ the tolerance and nothing NaN (the outputs were poisoned with NaN beforehand)</param>
+public sealed record FusedKernelCase(string DType, long HeadDim, long Length, string Mode,
+    double Output, double DQ, double DK, double DV, double? DLogForget, bool Passed);
+
+/// <summary>
+/// <c>pathnb check kernels</c>: every fused CUDA kernel (<see cref="FusedAttention"/>: causal, FoX bias, sliding
+/// window; forward and backward) against the float64 reference on fresh random inputs — bf16 and fp16, D = 64 and 128,
+/// lengths that are not multiples of the 64-row tile (1, 37, 200, 513) and one that is (64), gradients for q, k, v and
+/// log f. Every output buffer is filled with NaN before the kernels run, so an element a kernel does not write fails.
+/// </summary>
+public static class FusedKernelCheck
+{
+    /// <summary>The largest relative error that passes (bf16 inputs round at 2⁻⁸ ≈ 4e−3 per element).</summary>
+    public const double Tolerance = 1e-2;
+
+    /// <summary>The lengths every configuration runs.</summary>
+    public static IReadOnlyList<long> Lengths { get; } = new long[] { 1, 37, 64, 200, 513 };
+
+    /// <summary>Runs every case on <paramref name="device"/> (CUDA); <paramref name="log"/> gets one line per case.</summary>
+    public static IReadOnlyList<FusedKernelCase> Run(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
+    {
+        var cases = new List<FusedKernelCase>();
+        var generator = new Generator((ulong)seed);                 // inputs are drawn on the CPU: the same for every GPU
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var d in FusedAttention.HeadDims)
+                foreach (var t in Lengths)
+                    foreach (var mode in new[] { "causal", "fox", "window" })
+                    {
+                        using var scope = NewDisposeScope();
+                        int window = mode == "window" ? (t > 20 ? 17 : 1) : 0;
+                        var c = Case(dtype, d, t, mode == "fox", window, generator, device, host);
+                        cases.Add(c);
+                        log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} {c.DType} D={c.HeadDim,-3} T={c.Length,-4} {c.Mode,-10} o {c.Output:E2}  dq {c.DQ:E2}  dk {c.DK:E2}  dv {c.DV:E2}"
+                            + (c.DLogForget is { } e ? $"  dlogf {e:E2}" : ""));
+                    }
+        return cases;
+    }
+
+    static FusedKernelCase Case(ScalarType dtype, long d, long t, bool gated, int window, Generator generator, Device device, CudaKernelHost? host)
+    {
+        const long b = 1, h = 3;
+        Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
+        var q = Draw(b, h, t, d).to(dtype);
+        var k = Draw(b, h, t, d).to(dtype);
+        var v = Draw(b, h, t, d).to(dtype);
+        var gate = gated ? F.logsigmoid(Draw(b, h, t) * 2 + 2).to(ScalarType.Float32) : null;
+        var dO = Draw(b, h, t, d).to(dtype);
+
+        // The kernel on the half-precision inputs; the reference on the same (rounded) values in float64.
+        var (qh, kh, vh) = (q.requires_grad_(), k.requires_grad_(), v.requires_grad_());
+        var gh = gate?.requires_grad_();
+        var o = FusedAttention.ForwardWithPoisonedOutputs(qh, kh, vh, gh, window, host);
+        o.backward(new[] { dO });
+        var (q64, k64, v64) = (q.detach().to(ScalarType.Float64).requires_grad_(), k.detach().to(ScalarType.Float64).requires_grad_(), v.detach().to(ScalarType.Float64).requires_grad_());
+        var g64 = gate?.detach().to(ScalarType.Float64).requires_grad_();
+        var reference = gated ? ForgettingAttentionNaive.Forward(q64, k64, v64, g64!)
+            : SwaKernels.Explicit(q64, k64, v64, window > 0 ? window : (int)t);
+        reference.backward(new[] { dO.to(ScalarType.Float64) });
+
+        double eo = Error(o, reference), eq = Error(qh.grad!, q64.grad!), ek = Error(kh.grad!, k64.grad!), ev = Error(vh.grad!, v64.grad!);
+        double? eg = gated ? Error(gh!.grad!, g64!.grad!) : null;
+        var errors = new[] { eo, eq, ek, ev, eg ?? 0 };
+        bool passed = errors.All(e => !double.IsNaN(e) && e <= Tolerance);
+        return new FusedKernelCase(dtype == ScalarType.BFloat16 ? "bf16" : "fp16", d, t, gated ? "fox" : window > 0 ? $"window {window}" : "causal",
+            eo, eq, ek, ev, eg, passed);
+    }
+
+    /// <summary>
+    /// ‖a − b‖ / max(‖b‖, 10⁻³·√n): relative error, where a reference that is exactly zero (dq and dk at T = 1, whose
+    /// softmax over one key has no gradient) is measured on the scale of one element instead. NaN when a holds a NaN.
+    /// </summary>
+    public static double Error(Tensor actual, Tensor expected)
+    {
+        using var scope = NewDisposeScope();
+        var a = actual.detach().to(ScalarType.Float64);
+        var e = expected.detach().to(ScalarType.Float64);
+        if (a.isnan().any().item<bool>()) return double.NaN;
+        double floor = 1e-3 * Math.Sqrt(e.numel());
+        return (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), floor);
+    }
+}
