@@ -2,6 +2,14 @@ using System.Runtime.InteropServices;
 
 namespace PathNotebooks.Cuda;
 
+/// <summary>Typed entry points of a native library loaded at run time (the driver, NVRTC, the TorchSharp glue).</summary>
+internal static class NativeExports
+{
+    /// <summary>The export <paramref name="symbol"/> of <paramref name="library"/> as a delegate; throws EntryPointNotFoundException when missing.</summary>
+    public static T Get<T>(IntPtr library, string symbol) where T : Delegate =>
+        Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, symbol));
+}
+
 /// <summary>A failed CUDA driver or NVRTC call, naming the kernel, the call and the library's own message.</summary>
 public sealed class CudaKernelException(string message) : Exception(message);
 
@@ -43,7 +51,7 @@ internal sealed class CudaDriver
 
     CudaDriver(IntPtr library)
     {
-        T Get<T>(string symbol) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, symbol));
+        T Get<T>(string symbol) where T : Delegate => NativeExports.Get<T>(library, symbol);
         init = Get<InitFn>("cuInit");
         deviceGet = Get<DeviceGetFn>("cuDeviceGet");
         deviceGetAttribute = Get<DeviceGetAttributeFn>("cuDeviceGetAttribute");
@@ -190,7 +198,7 @@ internal sealed class Nvrtc
 
     Nvrtc(IntPtr library, NvrtcCandidate source)
     {
-        T Get<T>(string symbol) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, symbol));
+        T Get<T>(string symbol) where T : Delegate => NativeExports.Get<T>(library, symbol);
         version = Get<VersionFn>("nvrtcVersion");
         createProgram = Get<CreateProgramFn>("nvrtcCreateProgram");
         compileProgram = Get<CompileProgramFn>("nvrtcCompileProgram");

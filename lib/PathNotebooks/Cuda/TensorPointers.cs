@@ -34,7 +34,6 @@ internal static class TensorPointers
             : null;
         if (glue is null || !NativeLibrary.TryLoad(glue, out var library))
             throw new CudaKernelException("the TorchSharp glue library (libLibTorchSharp.so) is not loaded in this process; call Kit.Init() (or TorchRuntime.Initialize) first.");
-        return (Marshal.GetDelegateForFunctionPointer<StorageDataFn>(NativeLibrary.GetExport(library, "THSStorage_data_ptr")),
-                Marshal.GetDelegateForFunctionPointer<StorageOffsetFn>(NativeLibrary.GetExport(library, "THSTensor_storage_offset")));
+        return (NativeExports.Get<StorageDataFn>(library, "THSStorage_data_ptr"), NativeExports.Get<StorageOffsetFn>(library, "THSTensor_storage_offset"));
     }
 }
