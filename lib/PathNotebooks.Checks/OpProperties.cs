@@ -65,6 +65,15 @@ public static class OpProperties
             if (variant.Unsupported(inputs) is not null) return;     // a fused CUDA variant off its domain: `pathnb check kernels` covers it
             using var inputs64 = Oracle.AsFloat64(inputs);
             var expected = Oracle.ValueAndGradients(op.Reference, inputs64);
+            if (variant.ForwardOnly)
+            {
+                // No backward: the value alone, computed without gradients.
+                Tensor value;
+                using (no_grad()) value = variant.Forward(inputs);
+                AgreeTensor(value, expected["output"], Oracle.Tolerance(x.Case.DType, x.Case.Scale), variant.Name,
+                    Oracle.NoiseFloor(new Dictionary<string, Tensor> { ["value"] = expected["output"] }, x.Case.DType));
+                return;
+            }
             var actual = Oracle.ValueAndGradients(variant.Forward, inputs);
             Oracle.Agree(actual, expected, Oracle.Tolerance(x.Case.DType, x.Case.Scale), variant.Name, Oracle.NoiseFloor(expected, x.Case.DType));
         });

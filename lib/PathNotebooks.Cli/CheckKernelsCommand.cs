@@ -36,6 +36,10 @@ static class CheckKernelsCommand
         double Worst(Func<FusedKernelCase, double?> f) => cases.Max(c => f(c) ?? 0);
         Console.WriteLine($"{cases.Count} cases, {failed} failed; worst relative error: o {Worst(c => c.Output):E2}, dq {Worst(c => c.DQ):E2}, " +
             $"dk {Worst(c => c.DK):E2}, dv {Worst(c => c.DV):E2}, dlogf {Worst(c => c.DLogForget):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs poisoned with NaN before every run)");
-        return failed == 0 ? 0 : 1;
+        var gdn = FusedKernelCheck.RunGatedDeltaRule(TorchRuntime.Device, options.Seed, Console.WriteLine, host);
+        int gdnFailed = gdn.Count(c => !c.Passed);
+        Console.WriteLine($"gated delta rule: {gdn.Count} cases, {gdnFailed} failed; worst relative error: o {gdn.Max(c => c.Output):E2}, " +
+            $"final state {gdn.Max(c => c.FinalState):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs and work buffers poisoned with NaN)");
+        return failed + gdnFailed == 0 ? 0 : 1;
     }
 }

@@ -42,7 +42,8 @@ public static class AttentionBenchmark
     }
 
     /// <summary>
-    /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient) and returns one row per
+    /// Runs every kernel on every shape (fwd, then fwd+bwd with a unit upstream gradient; NaN for a
+    /// <see cref="KernelVariant.ForwardOnly"/> kernel) and returns one row per
     /// (kernel, shape, pass) with the ratio to <paramref name="baseline"/> of the same shape and pass; a kernel with a
     /// <see cref="KernelVariant.Choice"/> also logs which implementation it ran. A kernel that fails
     /// on a shape (e.g. out of GPU memory) gets NaN there and the run goes on. <paramref name="inputs"/> says which inputs
@@ -70,7 +71,7 @@ public static class AttentionBenchmark
                 try
                 {
                     fwd = TimeMs(() => { using var s = NewDisposeScope(); using var _ = no_grad(); kernel.Forward(shapeInputs); }, device, warmup, iterations);
-                    fwdBwd = TimeMs(() =>
+                    fwdBwd = kernel.ForwardOnly ? double.NaN : TimeMs(() =>
                     {
                         using var s = NewDisposeScope();
                         foreach (var t in shapeInputs.All) t.grad?.zero_();
@@ -88,7 +89,8 @@ public static class AttentionBenchmark
                 }
                 rows.Add((kernel.Name, shape, "fwd", fwd));
                 rows.Add((kernel.Name, shape, "fwd+bwd", fwdBwd));
-                if (!double.IsNaN(fwd)) log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd {fwdBwd,9:F3} ms");
+                if (!double.IsNaN(fwd)) log?.Invoke($"{kernel.Name,-28} {shape,-24} fwd {fwd,9:F3} ms   fwd+bwd "
+                    + (kernel.ForwardOnly ? "(forward only: no backward kernel)" : $"{fwdBwd,9:F3} ms"));
                 // A variant that picks its own implementation says which one it ran (it may differ with gradients).
                 if (kernel.Choice is { } choice)
                     log?.Invoke($"{kernel.Name,-28} {shape,-24} ran: fwd {choice(shapeInputs, false)}; "
@@ -125,6 +127,8 @@ public static class AttentionBenchmark
         using (var s = NewDisposeScope()) using (no_grad()) kernel.Forward(shapeInputs);
         Sync(device);
         long afterForward = CudaMemory.UsedBytes() ?? before;
+        const double mib = 1024.0 * 1024.0;
+        if (kernel.ForwardOnly) return ((afterForward - before) / mib, double.NaN);
         using (var s = NewDisposeScope())
         {
             var o = kernel.Forward(shapeInputs);
@@ -132,7 +136,6 @@ public static class AttentionBenchmark
         }
         Sync(device);
         long afterBackward = CudaMemory.UsedBytes() ?? afterForward;
-        const double mib = 1024.0 * 1024.0;
         return ((afterForward - before) / mib, (afterBackward - before) / mib);
     }
 

@@ -41,12 +41,18 @@ public sealed class CudaKernelHost
     /// <summary>The compute capability of device 0, e.g. (9, 0); null without a driver.</summary>
     public (int Major, int Minor)? Architecture { get; }
 
+    /// <summary>The most dynamic shared memory a block may use on device 0 (bytes); null without a driver.</summary>
+    public int? MaxSharedBytesPerBlock { get; }
+
     /// <summary>Where compiled modules are kept.</summary>
     public KernelCache Cache { get; }
 
     CudaKernelHost(CudaDriver? driver, Nvrtc? nvrtc, (int, int)? architecture, KernelCache cache, bool available, string status)
     {
         this.driver = driver; this.nvrtc = nvrtc; Architecture = architecture; Cache = cache; IsAvailable = available; Status = status;
+        if (available && driver is not null)
+            try { MaxSharedBytesPerBlock = driver.MaxSharedBytesPerBlock(0); }
+            catch (CudaKernelException) { MaxSharedBytesPerBlock = null; }
     }
 
     /// <summary>A host for this process: <paramref name="cudaRuntime"/> says whether libtorch runs on CUDA.</summary>

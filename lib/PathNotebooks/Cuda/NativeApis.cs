@@ -33,7 +33,7 @@ internal sealed class CudaDriver
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int GetErrorNameFn(int result, out IntPtr name);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int DriverGetVersionFn(out int version);
 
-    const int AttributeComputeMajor = 75, AttributeComputeMinor = 76;
+    const int AttributeComputeMajor = 75, AttributeComputeMinor = 76, AttributeMaxSharedPerBlockOptin = 97;
     const int FunctionAttributeMaxDynamicShared = 8;
 
     readonly InitFn init;
@@ -105,6 +105,14 @@ internal sealed class CudaDriver
         Check(deviceGetAttribute(out int major, AttributeComputeMajor, device), "cuDeviceGetAttribute", $"CUDA device {ordinal}");
         Check(deviceGetAttribute(out int minor, AttributeComputeMinor, device), "cuDeviceGetAttribute", $"CUDA device {ordinal}");
         return (major, minor);
+    }
+
+    /// <summary>The most dynamic shared memory one block may opt in to on device <paramref name="ordinal"/>, in bytes.</summary>
+    public int MaxSharedBytesPerBlock(int ordinal)
+    {
+        Check(deviceGet(out int device, ordinal), "cuDeviceGet", $"CUDA device {ordinal}");
+        Check(deviceGetAttribute(out int bytes, AttributeMaxSharedPerBlockOptin, device), "cuDeviceGetAttribute", $"CUDA device {ordinal}");
+        return bytes;
     }
 
     /// <summary>Makes device <paramref name="ordinal"/>'s primary context (the one the CUDA runtime, hence libtorch, uses) current on this thread.</summary>

@@ -1,3 +1,4 @@
+using PathNotebooks.Cuda;
 using PathNotebooks.Mixers;
 using PathNotebooks.PaTH;
 using TorchSharp.Modules;
@@ -20,7 +21,8 @@ namespace PathNotebooks.DeltaNet;
 /// <item>output: per-head RMSNorm over Dv (one learnable scale shared by the heads), times
 /// SiLU(<c>Linear(DModel → H·Dv)</c>(x)), then <c>Linear(H·Dv → DModel)</c>.</item>
 /// </list>
-/// The forward runs <see cref="GatedDeltaRule.Chunked"/>; <see cref="Step"/> runs the token recurrence on a
+/// The forward runs <see cref="GatedDeltaRule.Chunked"/> (or, without gradients on CUDA, the fused kernels of
+/// <see cref="FusedGatedDeltaRule"/>; see <see cref="GatedDeltaNetSpec.FusedForward"/>); <see cref="Step"/> runs the token recurrence on a
 /// <see cref="GatedDeltaNetState"/>. Gates, β and the memory are float32 for a half-precision model.
 /// </summary>
 public sealed class GatedDeltaNet : TokenMixer
@@ -154,10 +156,15 @@ public sealed class GatedDeltaNet : TokenMixer
     {
         using var scope = NewDisposeScope();
         var (q, k, v, g, beta) = RuleInputs(x);
-        var (o, _) = GatedDeltaRule.ChunkedUnchecked(q, k, v, g, beta, spec.ChunkSize, initialState: null, scale: null, spec.Inverse, GatedDeltaRule.DefaultChunksPerGroup);   // [B, H, T, Dv]
+        bool fused = spec.FusedForward && !(is_grad_enabled() && RequiresGrad(q, k, v, g, beta)) && FusedGatedDeltaRule.WhyNot(q, v) is null;
+        var (o, _) = fused
+            ? FusedGatedDeltaRule.Forward(q, k, v, g, beta)
+            : GatedDeltaRule.ChunkedUnchecked(q, k, v, g, beta, spec.ChunkSize, initialState: null, scale: null, spec.Inverse, GatedDeltaRule.DefaultChunksPerGroup);   // [B, H, T, Dv]
         var merged = Normalise(o).transpose(1, 2).reshape(x.shape[0], x.shape[1], Dimensions.Heads * ValueDim);
         return output.forward(merged * F.silu(outputGate.forward(x))).MoveToOuterDisposeScope();
     }
+
+    static bool RequiresGrad(params Tensor[] tensors) => tensors.Any(t => t.requires_grad);
 
     public override MixerState NewState(long batch) => new GatedDeltaNetState(batch, spec.ConvKernel);
 

@@ -33,6 +33,15 @@ public sealed record GatedDeltaNetSpec : MixerSpec
     /// <summary>How the chunked form inverts its unit lower-triangular matrices (same result, speed differs by device).</summary>
     public UnitLowerInverse Inverse { get; init; } = UnitLowerInverse.Auto;
 
+    /// <summary>
+    /// True (default): a forward without gradients (evaluation, prefill) on a CUDA device runs the fused kernels of
+    /// <see cref="Cuda.FusedGatedDeltaRule"/> when they support the head dimensions (chunks of 64 whatever
+    /// <see cref="ChunkSize"/> says; products in TF32 with float32 accumulation, so a float32 model's outputs differ from
+    /// the TorchSharp form's full-float32 products at the 10⁻³ level). Training always runs the TorchSharp chunked form,
+    /// which has a backward. False: the TorchSharp form everywhere.
+    /// </summary>
+    public bool FusedForward { get; init; } = true;
+
     public override string Name => Gate ? "GDN" : "DeltaNet";
 
     /// <summary>Key width per head at these dimensions.</summary>

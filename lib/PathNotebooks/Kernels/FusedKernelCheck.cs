@@ -1,4 +1,5 @@
 using PathNotebooks.Cuda;
+using PathNotebooks.DeltaNet;
 using PathNotebooks.Forgetting;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -18,6 +19,17 @@ namespace PathNotebooks.Kernels;
 /// <param name="Passed">every error ≤ the tolerance and nothing NaN (the outputs were poisoned with NaN beforehand)</param>
 public sealed record FusedKernelCase(string DType, long HeadDim, long Length, string Mode,
     double Output, double DQ, double DK, double DV, double? DLogForget, bool Passed);
+
+/// <summary>One gated-delta-rule case of <see cref="FusedKernelCheck"/>: relative errors against the float64 recurrence.</summary>
+/// <param name="DType">"f32", "bf16" or "fp16"</param>
+/// <param name="KeyDim">Dk</param>
+/// <param name="ValueDim">Dv</param>
+/// <param name="Length">T</param>
+/// <param name="InitialState">whether the run started from a random state instead of zeros</param>
+/// <param name="Output">error of O</param>
+/// <param name="FinalState">error of the state after the last token</param>
+/// <param name="Passed">both errors ≤ the tolerance and nothing NaN (outputs and work buffers poisoned with NaN beforehand)</param>
+public sealed record FusedGdnCase(string DType, long KeyDim, long ValueDim, long Length, bool InitialState, double Output, double FinalState, bool Passed);
 
 /// <summary>
 /// <c>pathnb check kernels</c>: every fused CUDA kernel (<see cref="FusedAttention"/>: causal, FoX bias, sliding
@@ -51,6 +63,50 @@ public static class FusedKernelCheck
                             + (c.DLogForget is { } e ? $"  dlogf {e:E2}" : ""));
                     }
         return cases;
+    }
+
+    /// <summary>
+    /// Every fused gated-delta-rule kernel (<see cref="FusedGatedDeltaRule"/>: float32, bf16 and fp16, every (Dk, Dv)
+    /// pair, <see cref="Lengths"/>, and a random initial state at T = 37) against <see cref="GatedDeltaRule.Recurrent"/> in
+    /// float64 on the same rounded inputs: unit keys and queries, g = log σ(·) ≤ 0, β ∈ (0, 2). Forward only (the kernels
+    /// have no backward).
+    /// </summary>
+    public static IReadOnlyList<FusedGdnCase> RunGatedDeltaRule(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
+    {
+        var cases = new List<FusedGdnCase>();
+        var generator = new Generator((ulong)seed + 1);
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var (dk, dv) in FusedGatedDeltaRule.HeadDims)
+                foreach (var (t, initial) in Lengths.Select(t => (t, false)).Append((37L, true)))
+                {
+                    using var scope = NewDisposeScope();
+                    var c = GdnCase(dtype, dk, dv, t, initial, generator, device, host);
+                    cases.Add(c);
+                    log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} gdn {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} o {c.Output:E2}  state {c.FinalState:E2}");
+                }
+        return cases;
+    }
+
+    static FusedGdnCase GdnCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)
+    {
+        const long b = 2, h = 3;
+        Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
+        var q = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
+        var k = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
+        var v = Draw(b, h, t, dv).to(dtype);
+        var g = F.logsigmoid(Draw(b, h, t) + 3).to(ScalarType.Float32);              // log α mostly near 0, some strong decay
+        var beta = (2 * (Draw(b, h, t)).sigmoid()).to(ScalarType.Float32);           // (0, 2)
+        var h0 = initial ? Draw(b, h, dk, dv).to(ScalarType.Float32) : null;
+        Tensor o, state;
+        using (no_grad()) (o, state) = FusedGatedDeltaRule.ForwardWithPoisonedOutputs(q, k, v, g, beta, h0, host);
+        // The reference on the rounded values in float64, its keys renormalised there: bf16 rounding moves a unit row off
+        // the sphere by up to ~2⁻⁸, more than the recurrence's unit-key check allows in float64.
+        static Tensor F64(Tensor x) => x.to(ScalarType.Float64);
+        var (refOut, refState) = GatedDeltaRule.Recurrent(F64(q), F.normalize(F64(k), p: 2, dim: -1), F64(v), F64(g), F64(beta), h0 is null ? null : F64(h0));
+        double eo = Error(o, refOut), es = Error(state, refState);
+        bool passed = !double.IsNaN(eo) && !double.IsNaN(es) && eo <= Tolerance && es <= Tolerance;
+        string tag = dtype switch { ScalarType.Float32 => "f32", ScalarType.BFloat16 => "bf16", _ => "fp16" };
+        return new FusedGdnCase(tag, dk, dv, t, initial, eo, es, passed);
     }
 
     static FusedKernelCase Case(ScalarType dtype, long d, long t, bool gated, int window, Generator generator, Device device, CudaKernelHost? host)

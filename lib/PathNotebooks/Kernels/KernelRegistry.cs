@@ -4,14 +4,16 @@ namespace PathNotebooks.Kernels;
 
 /// <summary>One implementation of an op: maps the inputs to the attention output <c>[B, H, T, Dv]</c> in q's dtype.</summary>
 /// <param name="Name">as printed by <c>pathnb bench</c> and selected by <c>--kernels</c></param>
-/// <param name="Forward">the kernel; differentiable in every input it reads</param>
+/// <param name="Forward">the kernel; differentiable in every input it reads (unless <paramref name="ForwardOnly"/>)</param>
 /// <param name="Choice">for a variant that picks its implementation itself: which one runs on these inputs, without
 /// (false) or with (true) gradients, in words; <c>pathnb bench</c> prints it. Null for the others.</param>
 /// <param name="WhyNot">for a variant that runs only on some inputs (the fused CUDA kernels: bf16/fp16, D = 64 or 128,
 /// a supported GPU): null when it can run these inputs, else why not. Tests, fuzzing and benchmarks skip it there and
 /// say so. Null = runs everywhere.</param>
+/// <param name="ForwardOnly">true for a variant without a backward (the fused gated-delta-rule kernels): it runs only
+/// without gradients, so tests and fuzzing compare its values alone and benchmarks time its forward alone.</param>
 public sealed record KernelVariant(string Name, Func<KernelInputs, Tensor> Forward,
-    Func<KernelInputs, bool, string>? Choice = null, Func<KernelInputs, string?>? WhyNot = null)
+    Func<KernelInputs, bool, string>? Choice = null, Func<KernelInputs, string?>? WhyNot = null, bool ForwardOnly = false)
 {
     /// <summary>Null when the variant runs on these inputs, else the reason it does not.</summary>
     public string? Unsupported(KernelInputs inputs) => WhyNot?.Invoke(inputs);
