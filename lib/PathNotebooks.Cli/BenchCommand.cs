@@ -47,6 +47,18 @@ static class BenchCommand
         Directory.CreateDirectory(outDir);
         var csv = CsvTable.Write(table, Path.Combine(outDir, $"{name}-{info.Device}.csv"));
         Console.WriteLine($"device: {info.Device}{(info.GpuName != null ? $" ({info.GpuName})" : "")}; table written to {csv}");
+        if (name == "gdn")
+        {
+            // Notebook 05's training time is set by its small models' steps, not by the kernel at these shapes: time them too.
+            var sizes = info.IsCuda ? Experiments.HybridRecallSettings.Full : Experiments.HybridRecallSettings.Tiny;
+            Console.WriteLine($"training steps of notebook 05's models ({(info.IsCuda ? "full" : "tiny")} size: d = {sizes.DModel}, L = {sizes.TrainLength}, " +
+                $"batch {sizes.BatchSize}, float32), alone and with several runs at once");
+            var steps = Benchmarks.TrainingStepBenchmark.Run(sizes, info.IsCuda ? TorchSharp.torch.CUDA : TorchSharp.torch.CPU,
+                steps: info.IsCuda ? 30 : 3, warmup: info.IsCuda ? 5 : 1, concurrency: info.IsCuda ? new[] { 4, 8, 12 } : new[] { 2 }, log: Console.WriteLine);
+            Console.WriteLine();
+            Console.WriteLine(TextTable.Format(steps));
+            Console.WriteLine($"training-step table written to {CsvTable.Write(steps, Path.Combine(outDir, $"gdn-training-steps-{info.Device}.csv"))}");
+        }
         if (name == "lte")
         {
             // LTE's point is decoding with a fixed cache: time it against a full KV cache in the same run.

@@ -46,28 +46,55 @@ public static class HybridRecallExperiment
     }
 
     /// <summary>Trains and evaluates every model of <paramref name="s"/> on both tasks, for every seed.</summary>
+    /// <remarks>
+    /// The runs (seed × model × task) are independent: with <see cref="HybridRecallSettings.ConcurrentRuns"/> &gt; 1 they
+    /// run on that many threads at once (small models leave a GPU mostly idle between kernel launches, so several runs
+    /// share it well). Results come back in the sequential order (seed, model, MQAR then S-NIAH) and are the same numbers:
+    /// every run draws only from its own generators, and models are created one at a time (their initial weights come
+    /// from torch's global generator).
+    /// </remarks>
     /// <param name="run">device, base seed</param>
     /// <param name="corpus">the prose of S2 and S3</param>
     /// <param name="s">sizes</param>
-    /// <param name="onLog">called with (task, model, point) at every logged training step</param>
+    /// <param name="onLog">called with (task, model, point) at every logged training step of seed 0 (one call at a time)</param>
     public static HybridRecallResult Run(RunContext run, TextCorpus corpus, HybridRecallSettings s, Action<string, string, TrainPoint>? onLog = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(corpus);
         s.Validate();
-        var runs = new List<HybridRun>();
-        var points = new List<RecallPoint>();
-        for (int seed = 0; seed < s.Seeds; seed++)
-            foreach (var (name, mixers) in s.Models)
-            {
-                var (mqarRun, mqarPoints) = TrainMqar(run, name, mixers, s, seed, onLog);
-                runs.Add(mqarRun);
-                points.AddRange(mqarPoints);
-                var (needleRun, needlePoints) = TrainNeedle(run, corpus, name, mixers, s, seed, onLog);
-                runs.Add(needleRun);
-                points.AddRange(needlePoints);
-            }
-        return new HybridRecallResult(runs, points);
+        var jobs = (from seed in Enumerable.Range(0, s.Seeds)
+                    from model in s.Models
+                    from task in new[] { MqarTask, NeedleTask }
+                    select (Seed: seed, model.Name, model.Mixers, Task: task)).ToList();
+        var gate = new object();
+        Action<string, string, TrainPoint>? Log(int seed) => onLog is null || seed != 0 ? null
+            : (task, name, point) => { lock (gate) onLog(task, name, point); };
+        var done = new (HybridRun Run, List<RecallPoint> Points)[jobs.Count];
+        void Job(int j)
+        {
+            var (seed, name, mixers, task) = jobs[j];
+            done[j] = task == MqarTask ? TrainMqar(run, name, mixers, s, seed, Log(seed)) : TrainNeedle(run, corpus, name, mixers, s, seed, Log(seed));
+        }
+        if (s.ConcurrentRuns == 1)
+            for (int j = 0; j < jobs.Count; j++) Job(j);
+        else
+        {
+            // One job at a time to each free thread, the longest first (MQAR trains longest, pure GDN is the slowest
+            // model): a thread never holds a queue of jobs while others are idle at the end.
+            var order = Enumerable.Range(0, jobs.Count)
+                .OrderByDescending(j => jobs[j].Task == MqarTask ? s.MqarSteps : s.NeedleSteps).ThenBy(j => jobs[j].Seed).ToList();
+            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(order, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
+                new ParallelOptions { MaxDegreeOfParallelism = s.ConcurrentRuns }, Job);
+        }
+        return new HybridRecallResult(done.Select(d => d.Run).ToList(), done.SelectMany(d => d.Points).ToList());
+    }
+
+    /// <summary>Models are created one at a time: their initial weights come from torch's global generator, seeded per model.</summary>
+    static readonly object ModelCreation = new();
+
+    static CausalLM NewModel(RunContext run, ModelConfig config, int seed)
+    {
+        lock (ModelCreation) return run.NewModel(config, seed);
     }
 
     /// <summary>Trains one model on MQAR (N pairs uniform in the settings' range, all queried) and runs both sweeps.</summary>
@@ -80,7 +107,7 @@ public static class HybridRecallExperiment
         s.Validate();
         var task = Mqar(s);
         var config = Config(mixers, task.VocabSize, s);
-        var model = run.NewModel(config, seed);
+        var model = NewModel(run, config, seed);
         var data = run.Generator(SeedStream.TrainingBatches, seed);
         var curve = Trainer.Train(model, _ =>
             {
@@ -125,7 +152,7 @@ public static class HybridRecallExperiment
         s.Validate();
         var task = Needle(s, corpus);
         var config = Config(mixers, NeedleInAHaystack.VocabSize, s);
-        var model = run.NewModel(config, seed);
+        var model = NewModel(run, config, seed);
         var data = run.Generator(SeedStream.TrainingBatches, seed);
         var kinds = Enum.GetValues<NeedleKind>();
         var curve = Trainer.Train(model, step => task.Generate(kinds[step % kinds.Length], s.BatchSize, s.TrainLength, data, CorpusSplit.Train, null, run.Device),
@@ -216,7 +243,9 @@ public static class HybridRecallExperiment
     /// <summary>
     /// One row per model, the headline numbers (<see cref="RecallPoint.Score"/> in %, mean over seeds): MQAR queries
     /// answered at L, at 4L and with the most pairs; needles reproduced exactly:
-    /// S-NIAH (all kinds and depths) at L and at 4L; the decoding state at L and 4L; parameters; training seconds.
+    /// S-NIAH (all kinds and depths) at L and at 4L; the decoding state at L and 4L; parameters; training seconds (each
+    /// run's own wall time, summed over the model's runs; concurrent runs overlap). With several seeds also the lowest
+    /// and highest seed's MQAR @L and S-NIAH @L.
     /// </summary>
     public static DataFrame Summary(HybridRecallResult result, HybridRecallSettings s)
     {
@@ -227,7 +256,20 @@ public static class HybridRecallExperiment
             Percent(result.Points.Where(p => p.Model == model && where(p)).Select(p => p.Score).DefaultIfEmpty(double.NaN).Average());
         bool Needle(RecallPoint p) => p.Task is "S1" or "S2" or "S3";
         HybridRun First(string model, string task) => result.Runs.First(r => r.Name == model && r.Task == task && r.Seed == 0);
-        return new DataFrame(
+        var seeds = result.Points.Select(p => p.Seed).Distinct().Order().ToList();
+        // The lowest and highest of the per-seed means, as "lo–hi".
+        string Range(string model, Func<RecallPoint, bool> where)
+        {
+            var perSeed = seeds.Select(seed => Percent(result.Points.Where(p => p.Model == model && p.Seed == seed && where(p))
+                .Select(p => p.Score).DefaultIfEmpty(double.NaN).Average())).ToList();
+            return FormattableString.Invariant($"{perSeed.Min():F1}–{perSeed.Max():F1}");
+        }
+        var ranges = seeds.Count < 2 ? new DataFrameColumn[0] : new DataFrameColumn[]
+        {
+            new StringDataFrameColumn("MQAR @L seeds %", names.Select(n => Range(n, p => p.Task == MqarLengthSweep && p.Length == l))),
+            new StringDataFrameColumn("S-NIAH @L seeds %", names.Select(n => Range(n, p => Needle(p) && p.Length == l))),
+        };
+        var table = new DataFrame(
             new StringDataFrameColumn("model", names),
             new StringDataFrameColumn("layers", names.Select(n => First(n, MqarTask).Config.MixerName)),
             new PrimitiveDataFrameColumn<long>("params (MQAR)", names.Select(n => First(n, MqarTask).Parameters)),
@@ -239,6 +281,12 @@ public static class HybridRecallExperiment
             new DoubleDataFrameColumn("state @L KiB", names.Select(n => Math.Round(DecodeBytes(First(n, MqarTask).Config, l) / 1024.0, 1))),
             new DoubleDataFrameColumn($"state @{longest / l}L KiB", names.Select(n => Math.Round(DecodeBytes(First(n, MqarTask).Config, longest) / 1024.0, 1))),
             new DoubleDataFrameColumn("train seconds", names.Select(n => Math.Round(result.Runs.Where(r => r.Name == n).Sum(r => r.TrainSeconds), 1))));
+        if (ranges.Length == 2)
+        {
+            table.Columns.Insert(table.Columns.IndexOf($"MQAR @L ({s.LengthSweepPairs} pairs) %") + 1, ranges[0]);
+            table.Columns.Insert(table.Columns.IndexOf("S-NIAH @L %") + 1, ranges[1]);
+        }
+        return table;
     }
 
     /// <summary>Training curves as a long table (task, model, seed, step, loss).</summary>

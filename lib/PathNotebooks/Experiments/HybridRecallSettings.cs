@@ -1,5 +1,6 @@
 using PathNotebooks.DeltaNet;
 using PathNotebooks.Mixers;
+using PathNotebooks.PaTH;
 using PathNotebooks.Softmax;
 using PathNotebooks.Sparse;
 
@@ -36,6 +37,9 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
     public int EvalBatch { get; init; } = 32;
     /// <summary>Training runs per model, each with its own initial weights and data order (seed index 0, 1, …).</summary>
     public int Seeds { get; init; } = 1;
+    /// <summary>How many training runs (seed × model × task) run at once, each on its own thread; 1 runs them in order on
+    /// the caller's thread. Same numbers either way.</summary>
+    public int ConcurrentRuns { get; init; } = 1;
 
     /// <summary>MQAR key and value vocabularies (keys ≥ the most pairs evaluated).</summary>
     public int MqarKeys { get; init; } = 64;
@@ -59,6 +63,8 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
     public int NsaSelectedBlocks { get; init; } = 2;
     public int NsaWindow { get; init; } = 8;
     public int GdnChunkSize { get; init; } = 64;
+    /// <summary>How the GDN layers' chunked form inverts its triangular matrices in training (same result, speed differs).</summary>
+    public UnitLowerInverse GdnInverse { get; init; } = UnitLowerInverse.Auto;
 
     /// <summary>Eight small trainings in well under a minute on a 2-core CPU (what CI runs; the numbers only show the pipeline works).</summary>
     public static HybridRecallSettings Tiny => new()
@@ -68,20 +74,29 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
         NeedleDepths = new[] { 0.0, 1.0 }, SwaWindow = 16, NsaBlock = 8, NsaSelectedBlocks = 4, NsaWindow = 8, GdnChunkSize = 32,
     };
 
-    /// <summary>The GPU experiment: 2 layers, d = 128, L = 128 (about three minutes on one H200 for all eight trainings).</summary>
+    /// <summary>
+    /// The GPU experiment: 2 layers, d = 128, L = 128, three seeds; the 24 trainings run eight at a time. The GDN layers
+    /// train with one chunk of L = 128 tokens and a single triangular solve: at these small shapes the step is bound by
+    /// kernel launches, and that form launches the fewest (measured by <c>pathnb bench gdn</c> on an H200: 19.0 ms per
+    /// step of the GDN model against 24.9 ms with chunks of 64 and the blocked solve). Concurrent runs share one
+    /// device thread for their backward passes (libtorch runs every CUDA backward node on it), so eight runs at once
+    /// train only about 1.4× faster than one after another: three seeds take about 3.7 minutes on an H200. Fewer
+    /// steps were tried and rejected: at 700 MQAR and 400 needle steps the models had not learned S3 yet.
+    /// </summary>
     public static HybridRecallSettings Full => new()
     {
         DModel = 128, Layers = 2, Heads = 4, TrainLength = 128, BatchSize = 64, MqarSteps = 1000, NeedleSteps = 600, LearningRate = 1e-3,
+        Seeds = 3, ConcurrentRuns = 8, GdnChunkSize = 128, GdnInverse = UnitLowerInverse.TriangularSolve,
         EvalSequences = 128, EvalBatch = 64, MqarKeys = 64, MqarValues = 64, TrainPairsMin = 2, TrainPairsMax = 8, LengthSweepPairs = 8,
         PairSweep = new[] { 4, 8, 16, 24, 32 }, NeedleDepths = new[] { 0, 0.25, 0.5, 0.75, 1 }, SwaWindow = 32, NsaBlock = 8,
-        NsaSelectedBlocks = 6, NsaWindow = 16, GdnChunkSize = 64,
+        NsaSelectedBlocks = 6, NsaWindow = 16,
     };
 
     /// <summary>Evaluation lengths in tokens.</summary>
     public IReadOnlyList<int> EvalLengths => EvalMultiples.Select(m => m * TrainLength).ToList();
 
     /// <summary>The Gated DeltaNet layer every model but the attention baseline uses.</summary>
-    public GatedDeltaNetSpec GatedDeltaNet => new() { ChunkSize = GdnChunkSize };
+    public GatedDeltaNetSpec GatedDeltaNet => new() { ChunkSize = GdnChunkSize, Inverse = GdnInverse };
 
     /// <summary>Softmax attention with RoPE over the last <see cref="SwaWindow"/> tokens.</summary>
     public SoftmaxAttentionSpec SlidingWindow => new() { Window = SwaWindow };
@@ -104,7 +119,7 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
         static void Positive(int value, string name) { if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be ≥ 1."); }
         Positive(DModel, nameof(DModel)); Positive(Layers, nameof(Layers)); Positive(Heads, nameof(Heads));
         Positive(BatchSize, nameof(BatchSize)); Positive(MqarSteps, nameof(MqarSteps)); Positive(NeedleSteps, nameof(NeedleSteps));
-        Positive(EvalSequences, nameof(EvalSequences)); Positive(EvalBatch, nameof(EvalBatch)); Positive(Seeds, nameof(Seeds));
+        Positive(EvalSequences, nameof(EvalSequences)); Positive(EvalBatch, nameof(EvalBatch)); Positive(Seeds, nameof(Seeds)); Positive(ConcurrentRuns, nameof(ConcurrentRuns));
         if (EvalMultiples is null || EvalMultiples.Length == 0 || EvalMultiples.Any(m => m < 1))
             throw new ArgumentException("EvalMultiples must list multiples ≥ 1 of L.", nameof(EvalMultiples));
         if (TrainPairsMin < 1 || TrainPairsMax < TrainPairsMin)
