@@ -80,7 +80,8 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
     /// kernel launches, and that form launches the fewest (measured by <c>pathnb bench gdn</c> on an H200: 19.0 ms per
     /// step of the GDN model against 24.9 ms with chunks of 64 and the blocked solve). Concurrent runs share one
     /// device thread for their backward passes (libtorch runs every CUDA backward node on it), so eight runs at once
-    /// train only about 1.2–1.4× faster than one after another: three seeds took 221 and 260 s in two H200 runs. Fewer
+    /// take only 1.2× (GDN model) to 1.7× (attention model) more steps per second than one run alone (<c>pathnb bench
+    /// gdn</c>): three seeds took 221 and 260 s in two H200 runs. Fewer
     /// steps were tried and rejected: at 700 MQAR and 400 needle steps the models had not learned S3 yet.
     /// </summary>
     public static HybridRecallSettings Full => new()
