@@ -78,22 +78,26 @@ static __device__ __forceinline__ void mma_tf32(float* c, u32 a0, u32 a1, u32 a2
 // B(k, n) = b[k·brs + n·bcs] (n < 8NT), both in shared memory. Fragment j, register e holds the product's element
 // (g + 8(e / 2), 8j + 2t + e % 2) with g = lane / 4, t = lane % 4. Bank-conflict-free when the stride that multiplies g
 // is ≡ 4 (mod 32) for A and ≡ 4 for B read as [n][k], or the stride that multiplies t is ≡ 8 (mod 32).
+template <int NT>
+static __device__ __forceinline__ void mma_k8(float (*acc)[4], const float* a, int ars, int acs, const float* b, int brs, int bcs, int g, int t, int k0)
+{
+    // One step of 8 along the reduction: columns k0 … k0 + 7 of A against rows k0 … k0 + 7 of B.
+    const u32 a0 = tf32(a[g * ars + (k0 + t) * acs]), a1 = tf32(a[(g + 8) * ars + (k0 + t) * acs]);
+    const u32 a2 = tf32(a[g * ars + (k0 + t + 4) * acs]), a3 = tf32(a[(g + 8) * ars + (k0 + t + 4) * acs]);
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+    {
+        const u32 b0 = tf32(b[(k0 + t) * brs + (8 * j + g) * bcs]), b1 = tf32(b[(k0 + t + 4) * brs + (8 * j + g) * bcs]);
+        mma_tf32(acc[j], a0, a1, a2, a3, b0, b1);
+    }
+}
+
 template <int NT, int K>
 static __device__ __forceinline__ void warp_mma(float (*acc)[4], const float* a, int ars, int acs, const float* b, int brs, int bcs, int lane)
 {
     const int g = lane >> 2, t = lane & 3;
 #pragma unroll 2
-    for (int k0 = 0; k0 < K; k0 += 8)
-    {
-        const u32 a0 = tf32(a[g * ars + (k0 + t) * acs]), a1 = tf32(a[(g + 8) * ars + (k0 + t) * acs]);
-        const u32 a2 = tf32(a[g * ars + (k0 + t + 4) * acs]), a3 = tf32(a[(g + 8) * ars + (k0 + t + 4) * acs]);
-#pragma unroll
-        for (int j = 0; j < NT; j++)
-        {
-            const u32 b0 = tf32(b[(k0 + t) * brs + (8 * j + g) * bcs]), b1 = tf32(b[(k0 + t + 4) * brs + (8 * j + g) * bcs]);
-            mma_tf32(acc[j], a0, a1, a2, a3, b0, b1);
-        }
-    }
+    for (int k0 = 0; k0 < K; k0 += 8) mma_k8<NT>(acc, a, ars, acs, b, brs, bcs, g, t, k0);
 }
 
 template <int NT>
@@ -163,17 +167,29 @@ template <int NT>
 static __device__ __forceinline__ void warp_mma_n(float (*acc)[4], const float* a, int ars, int acs, const float* b, int brs, int bcs, int lane, int K)
 {
     const int g = lane >> 2, t = lane & 3;
-    for (int k0 = 0; k0 < K; k0 += 8)
-    {
-        const u32 a0 = tf32(a[g * ars + (k0 + t) * acs]), a1 = tf32(a[(g + 8) * ars + (k0 + t) * acs]);
-        const u32 a2 = tf32(a[g * ars + (k0 + t + 4) * acs]), a3 = tf32(a[(g + 8) * ars + (k0 + t + 4) * acs]);
+    for (int k0 = 0; k0 < K; k0 += 8) mma_k8<NT>(acc, a, ars, acs, b, brs, bcs, g, t, k0);
+}
+
+// The warp's 16 rows of a 64×64 decayed score tile: out[r][s] = f_r · exp(γ_r − γ_s) · (X Kᵀ)[r][s] for s < r
+// (DIAG: s ≤ r), else 0; f_r = factor[r], or `uniform` when factor is null. X [64][DK] (stride SX), K [64][DK]
+// (stride SK) and γ in shared memory.
+template <int DK, bool DIAG>
+static __device__ __forceinline__ void decayed_scores(const float* x, int SX, const float* ks, int SK, const float* gs,
+                                                      const float* factor, float uniform, float* out, int SO, int warp, int lane)
+{
+    const int gr = lane >> 2, t = lane & 3;
+    float acc[8][4];
+    zero<8>(acc);
+    warp_mma<8, DK>(acc, x + 16 * warp * SX, SX, 1, ks, 1, SK, lane);
 #pragma unroll
-        for (int j = 0; j < NT; j++)
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
         {
-            const u32 b0 = tf32(b[(k0 + t) * brs + (8 * j + g) * bcs]), b1 = tf32(b[(k0 + t + 4) * brs + (8 * j + g) * bcs]);
-            mma_tf32(acc[j], a0, a1, a2, a3, b0, b1);
+            const int r = 16 * warp + gr + 8 * (e >> 1), s = 8 * j + 2 * t + (e & 1);
+            const bool kept = DIAG ? s <= r : s < r;
+            out[r * SO + s] = kept ? (factor ? factor[r] : uniform) * __expf(gs[r] - gs[s]) * acc[j][e] : 0.f;
         }
-    }
 }
 
 // Chunk-local γ (inclusive cumulative sum of g) and β of chunk rows [row0, row0 + 64); rows at or past T get g = β = 0.
@@ -231,19 +247,7 @@ static __device__ __forceinline__ void prepare(const typename Io<IN>::T* __restr
         xs[r * SX + c] = c < DK ? bs[r] * __expf(gs[r]) * ks[r * SK + c] : bs[r] * xs[r * SX + c];
     }
     // A = strictLower(diag(β)(K Kᵀ) ⊙ Γ): warp `warp` owns rows 16·warp…
-    {
-        float acc[8][4];
-        zero<8>(acc);
-        warp_mma<8, DK>(acc, ks + 16 * warp * SK, SK, 1, ks, 1, SK, lane);
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-            {
-                const int r = 16 * warp + gr + 8 * (e >> 1), s = 8 * j + 2 * t + (e & 1);
-                as[r * SA + s] = s < r ? bs[r] * __expf(gs[r] - gs[s]) * acc[j][e] : 0.f;
-            }
-    }
+    decayed_scores<DK, false>(ks, SK, ks, SK, gs, bs, 1.f, as, SA, warp, lane);
     __syncthreads();
     for (int blk = 0; blk < PN_C / 16; blk++)
     {
@@ -448,19 +452,7 @@ static __device__ __forceinline__ void output(const typename Io<IN>::T* __restri
     for (int r = threadIdx.x; r < PN_C; r += PN_THREADS) gs[r] = gamma[(size_t)bh * NP + row0 + r];
     __syncthreads();
     // P = scale (Q Kᵀ ⊙ Γ), causal including the diagonal; a warp reads back only its own rows.
-    {
-        float acc[8][4];
-        zero<8>(acc);
-        warp_mma<8, DK>(acc, qs + 16 * warp * SQ, SQ, 1, ks, 1, SQ, lane);
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++)
-            {
-                const int r = 16 * warp + gr + 8 * (e >> 1), s = 8 * j + 2 * t + (e & 1);
-                ps[r * SP + s] = s <= r ? scale * __expf(gs[r] - gs[s]) * acc[j][e] : 0.f;
-            }
-    }
+    decayed_scores<DK, true>(qs, SQ, ks, SQ, gs, nullptr, scale, ps, SP, warp, lane);
     __syncwarp();
     float acc[DV / 8][4];
     zero<DV / 8>(acc);
