@@ -1,5 +1,6 @@
 using PathNotebooks.Eviction;
 using PathNotebooks.Mixers;
+using PathNotebooks.PaTH;
 using PathNotebooks.Softmax;
 
 namespace PathNotebooks.Experiments;
@@ -49,7 +50,12 @@ public sealed record LteRecallSettings : IExperimentSettings<LteRecallSettings>
     /// laLTE also at b = 8 and 32; about three minutes on one H200.</summary>
     public static LteRecallSettings Full => new()
     {
-        Recall = HybridRecallSettings.Full with { MqarSteps = 650, NeedleSteps = 350 },
+        // One seed, run in order, and the GDN layers' chunks of 64 with the blocked solve: what this experiment was
+        // measured with (notebook 05's full settings have since moved to three concurrent seeds and one chunk of L).
+        Recall = HybridRecallSettings.Full with
+        {
+            MqarSteps = 650, NeedleSteps = 350, Seeds = 1, ConcurrentRuns = 1, GdnChunkSize = 64, GdnInverse = UnitLowerInverse.Auto,
+        },
         LteWindow = 16, LteBuffer = 16, Sinks = 4, BufferSweep = new[] { 8, 32 },
         Controller = new SparsityControl { InitialLambda = 1e-6, UpdateEvery = 16 },
     };
