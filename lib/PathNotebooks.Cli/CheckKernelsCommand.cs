@@ -5,7 +5,7 @@ using PathNotebooks.Runtime;
 namespace PathNotebooks.Cli;
 
 /// <summary>Options of `pathnb check kernels`.</summary>
-sealed record CheckKernelsOptions(int Seed);
+sealed record CheckKernelsOptions(int Seed, bool CompileOnly = false);
 
 /// <summary>
 /// `pathnb check kernels`: compiles every embedded CUDA source with NVRTC (or reads it from the cache), then runs
@@ -14,8 +14,12 @@ sealed record CheckKernelsOptions(int Seed);
 /// </summary>
 static class CheckKernelsCommand
 {
+    /// <summary>The architectures <c>--compile-only</c> compiles for: the oldest the host accepts and Hopper.</summary>
+    static readonly (int, int)[] CompileArchitectures = { CudaKernelHost.MinimumArchitecture, (9, 0) };
+
     public static int Run(CheckKernelsOptions options)
     {
+        if (options.CompileOnly) return CompileOnly();
         var info = TorchRuntime.Initialize("auto");
         var host = CudaKernelHost.Shared;
         Console.WriteLine(info);
@@ -41,5 +45,23 @@ static class CheckKernelsCommand
         Console.WriteLine($"gated delta rule: {gdn.Count} cases, {gdnFailed} failed; worst relative error: o {gdn.Max(c => c.Output):E2}, " +
             $"final state {gdn.Max(c => c.FinalState):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs and work buffers poisoned with NaN)");
         return failed + gdnFailed == 0 ? 0 : 1;
+    }
+
+    /// <summary>`--compile-only`: every source for <see cref="CompileArchitectures"/>, without touching a GPU.</summary>
+    static int CompileOnly()
+    {
+        var candidates = NvrtcLocator.Candidates(Environment.GetEnvironmentVariable(NvrtcLocator.PathVariable), libtorchFolder: null,
+            Environment.GetEnvironmentVariable("CUDA_HOME"));
+        var results = KernelSources.CompileWithoutGpu(candidates, CompileArchitectures, out var compiler);
+        Console.WriteLine(compiler);
+        if (results is null)
+        {
+            Console.Error.WriteLine("pathnb check kernels --compile-only: needs NVRTC; nothing was compiled.");
+            return 1;
+        }
+        foreach (var r in results)
+            Console.WriteLine($"{r.Source} for {r.Architecture}: compiled in {r.Seconds:F1} s, cubin {r.CubinBytes:N0} bytes, "
+                + (r.MissingEntries.Count == 0 ? $"all {KernelSources.Entries[r.Source].Count} entry points defined" : $"MISSING {string.Join(", ", r.MissingEntries)}"));
+        return results.All(r => r.MissingEntries.Count == 0) ? 0 : 1;
     }
 }

@@ -123,11 +123,17 @@ static class Commands
         ops.SetAction(parse => CheckOpsCommand.Run(new CheckOpsOptions(parse.GetValue(device), parse.GetValue(only), parse.GetValue(cases),
             parse.GetValue(seconds), parse.GetValue(seed))));
         var kernelSeed = new Option<int>("--seed") { Description = "Seed of the random inputs (default 0).", HelpName = "SEED", DefaultValueFactory = _ => 0 };
+        var compileOnly = new Option<bool>("--compile-only")
+        {
+            Description = "Only compile every CUDA source with NVRTC (no GPU or driver needed) for sm_80 and sm_90 and check that each defines " +
+                "every entry point its wrapper launches.",
+        };
         var kernels = new Command("kernels",
-            "Compile the fused CUDA kernels (NVRTC) and check each against its float64 reference: causal, FoX bias and sliding window, " +
-            "forward and gradients, bf16 and fp16, D = 64 and 128, odd lengths, outputs poisoned with NaN. Needs a CUDA GPU.")
-        { kernelSeed };
-        kernels.SetAction(parse => CheckKernelsCommand.Run(new CheckKernelsOptions(parse.GetValue(kernelSeed))));
+            "Compile the fused CUDA kernels (NVRTC) and check each against its float64 reference: attention (causal, FoX bias and sliding window, " +
+            "forward and gradients, bf16 and fp16, D = 64 and 128) and the gated delta rule's forward (float32, bf16, fp16), odd lengths, " +
+            "outputs poisoned with NaN. Needs a CUDA GPU, except with --compile-only.")
+        { kernelSeed, compileOnly };
+        kernels.SetAction(parse => CheckKernelsCommand.Run(new CheckKernelsOptions(parse.GetValue(kernelSeed), parse.GetValue(compileOnly))));
         return new Command("check", "Check the kit itself.") { ops, kernels };
     }
 

@@ -75,9 +75,18 @@ public sealed class CudaKernelHost
     static CudaKernelHost Off(KernelCache cache, string why, CudaDriver? driver, Nvrtc? nvrtc, (int, int)? arch) =>
         new(driver, nvrtc, arch, cache, false, $"fused CUDA kernels: off ({why}); the TorchSharp forms run instead");
 
-    /// <summary>The NVRTC options every source is compiled with, for an architecture.</summary>
-    public static IReadOnlyList<string> CompileOptions((int Major, int Minor) arch) =>
-        new[] { $"--gpu-architecture=sm_{arch.Major}{arch.Minor}", "-std=c++17", "-lineinfo" };
+    /// <summary>
+    /// The NVRTC options every source is compiled with, for an architecture and an NVRTC version ("major.minor"):
+    /// line information for profilers, except from NVRTC 11.x for sm_90 and newer — NVRTC 11.8 crashes (SIGSEGV) on
+    /// the kit's sources with <c>-lineinfo</c> for sm_90, and compiles them without it.
+    /// </summary>
+    public static IReadOnlyList<string> CompileOptions((int Major, int Minor) arch, string nvrtcVersion)
+    {
+        bool oldCompiler = int.TryParse(nvrtcVersion.Split('.')[0], out int major) && major < 12;
+        var options = new List<string> { $"--gpu-architecture=sm_{arch.Major}{arch.Minor}", "-std=c++17" };
+        if (!(oldCompiler && arch.Major >= 9)) options.Add("-lineinfo");
+        return options;
+    }
 
     /// <summary>The text of an embedded CUDA source (<c>Cuda/Sources/&lt;name&gt;</c>).</summary>
     public static string Source(string name)
@@ -104,7 +113,7 @@ public sealed class CudaKernelHost
             if (!modules.TryGetValue((sourceName, device), out var module))
             {
                 var source = Source(sourceName);
-                var options = CompileOptions(Architecture!.Value);
+                var options = CompileOptions(Architecture!.Value, nvrtc!.Version);
                 var key = KernelCache.Key(source, $"sm_{Architecture.Value.Major}{Architecture.Value.Minor}", nvrtc!.Version, options);
                 var image = Cache.TryRead(key);
                 if (image is null)
@@ -126,7 +135,7 @@ public sealed class CudaKernelHost
     {
         if (!IsAvailable) throw new InvalidOperationException(Status);
         var source = Source(sourceName);
-        var options = CompileOptions(Architecture!.Value);
+        var options = CompileOptions(Architecture!.Value, nvrtc!.Version);
         var key = KernelCache.Key(source, $"sm_{Architecture.Value.Major}{Architecture.Value.Minor}", nvrtc!.Version, options);
         if (Cache.TryRead(key) is { } cached) return (cached.Length, true);
         var image = nvrtc.Compile(source, sourceName, options);

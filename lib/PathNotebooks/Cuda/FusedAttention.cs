@@ -97,6 +97,13 @@ public static class FusedAttention
     internal static string EntryName(bool backward, ScalarType dtype, long headDim) =>
         $"pn_attention_{(backward ? "backward" : "forward")}_{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")}_d{headDim}";
 
+    /// <summary>Every entry point the source must define (forward and backward × bf16 and fp16 × <see cref="HeadDims"/>).</summary>
+    internal static IEnumerable<string> EntryNames() =>
+        from backward in new[] { false, true }
+        from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 }
+        from d in HeadDims
+        select EntryName(backward, dtype, d);
+
     static int DeviceIndex(Tensor q) => Math.Max(0, (int)q.device.index);
 
     sealed class Function : autograd.SingleTensorFunction<Function>

@@ -17,8 +17,9 @@ public static class NvrtcLocator
     /// <summary>The environment variable with an explicit NVRTC library path (read at the edge, passed in).</summary>
     public const string PathVariable = "PATHNB_NVRTC";
 
-    /// <summary>Bare names for the system loader, newest first.</summary>
-    public static IReadOnlyList<string> LoaderNames { get; } = new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so" };
+    /// <summary>Bare names for the system loader, newest first (11.2 is the soname of CUDA 11.x's NVRTC, e.g. Debian's
+    /// <c>libnvrtc11.2</c> package, which compiles for sm_80 … sm_90).</summary>
+    public static IReadOnlyList<string> LoaderNames { get; } = new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so" };
 
     /// <summary>
     /// Every candidate in search order, without loading anything. <paramref name="files"/> lists a folder's file names

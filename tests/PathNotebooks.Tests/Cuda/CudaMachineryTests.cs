@@ -35,7 +35,7 @@ public class CudaMachineryTests
             "/venv/site-packages/torch/lib/libnvrtc-672ee683.so.12",
             "/opt/cuda/lib64/libnvrtc.so.12",
             "/usr/local/cuda/lib64/libnvrtc.so",
-            "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+            "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so",
         }, found.Select(c => c.Path));
         Assert.Equal(NvrtcLocator.PathVariable, found[0].Origin);
         Assert.Equal("system loader", found[^1].Origin);
@@ -115,7 +115,10 @@ public class CudaMachineryTests
             Assert.False(noDriver.IsAvailable);
             Assert.Contains("libcuda.so.1", noDriver.Status);
         }
-        Assert.Equal(new[] { "--gpu-architecture=sm_90", "-std=c++17", "-lineinfo" }, CudaKernelHost.CompileOptions((9, 0)));
+        Assert.Equal(new[] { "--gpu-architecture=sm_90", "-std=c++17", "-lineinfo" }, CudaKernelHost.CompileOptions((9, 0), "13.0"));
+        // NVRTC 11.8 crashes on the sources with -lineinfo for sm_90 (not for sm_80).
+        Assert.Equal(new[] { "--gpu-architecture=sm_90", "-std=c++17" }, CudaKernelHost.CompileOptions((9, 0), "11.8"));
+        Assert.Equal(new[] { "--gpu-architecture=sm_80", "-std=c++17", "-lineinfo" }, CudaKernelHost.CompileOptions((8, 0), "11.8"));
     }
 
     [Fact]
