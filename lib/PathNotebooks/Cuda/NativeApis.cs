@@ -246,27 +246,8 @@ internal sealed class Nvrtc
     /// <summary>"major.minor" of this NVRTC.</summary>
     public string Version => version(out int major, out int minor) == 0 ? $"{major}.{minor}" : "unknown";
 
-    /// <summary>The stack NVRTC compiles on: its front end recurses deeply on heavily unrolled templates (NVRTC 11.8
-    /// overflowed the main thread's 8 MiB on gated_delta_rule.cu).</summary>
-    const int CompilerStackBytes = 256 << 20;
-
-    /// <summary>Compiles CUDA C++ to a cubin (on a thread of its own with a large stack); throws with NVRTC's log on failure.</summary>
+    /// <summary>Compiles CUDA C++ to a cubin; throws with NVRTC's log on failure.</summary>
     public byte[] Compile(string source, string name, IReadOnlyList<string> options)
-    {
-        byte[]? image = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try { image = CompileHere(source, name, options); }
-            catch (Exception e) { failure = e; }
-        }, CompilerStackBytes) { Name = $"nvrtc {name}" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-        return image!;
-    }
-
-    byte[] CompileHere(string source, string name, IReadOnlyList<string> options)
     {
         Check(createProgram(out var program, source, name, 0, IntPtr.Zero, IntPtr.Zero), "nvrtcCreateProgram", name, null);
         var optionPointers = options.Select(o => Marshal.StringToCoTaskMemUTF8(o)).ToArray();
