@@ -36,7 +36,8 @@ public static class AttentionBenchmark
         return clock.Elapsed.TotalMilliseconds / iterations;
     }
 
-    static void Sync(Device device)
+    /// <summary>Waits for the device's queued work (a no-op off CUDA): before a clock is read.</summary>
+    internal static void Sync(Device device)
     {
         if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
     }

@@ -86,12 +86,12 @@ public static class TrainingStepBenchmark
                 var data = new Generator((ulong)(2000 + i));
                 Batch Next(int step) => task.Generate(s.BatchSize, s.TrainLength, s.TrainPairsMax, s.TrainPairsMax, data, device);
                 Trainer.Train(models[i], Next, new TrainOptions { Steps = warmup, LearningRate = s.LearningRate, LogEvery = warmup });
-                Sync(device);
+                AttentionBenchmark.Sync(device);
                 start.SignalAndWait();
                 if (i == 0) wall.Restart();
                 var clock = Stopwatch.StartNew();
                 Trainer.Train(models[i], Next, new TrainOptions { Steps = steps, LearningRate = s.LearningRate, LogEvery = steps });
-                Sync(device);
+                AttentionBenchmark.Sync(device);
                 perRun[i] = clock.Elapsed.TotalMilliseconds / steps;
             }
             if (k == 1) One(0);
@@ -102,10 +102,5 @@ public static class TrainingStepBenchmark
         {
             foreach (var m in models) m.Dispose();
         }
-    }
-
-    static void Sync(Device device)
-    {
-        if (device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
     }
 }
