@@ -158,8 +158,11 @@ public static class FusedGatedDeltaRule
     static Tensor Aligned(Tensor x) => ((long)TensorPointers.Of(x, "input") & 15) == 0 ? x : x.clone();
 
     /// <summary>The kernel's entry point in the source: <c>pn_gdn_{prepare|sweep|output}_{f32|bf16|fp16}_k{Dk}_v{Dv}</c>.</summary>
-    internal static string EntryName(string stage, ScalarType dtype, long dk, long dv) =>
-        $"pn_gdn_{stage}_{dtype switch { ScalarType.Float32 => "f32", ScalarType.BFloat16 => "bf16", ScalarType.Float16 => "fp16", _ => dtype.ToString() }}_k{dk}_v{dv}";
+    internal static string EntryName(string stage, ScalarType dtype, long dk, long dv) => $"pn_gdn_{stage}_{DTypeTag(dtype)}_k{dk}_v{dv}";
+
+    /// <summary>The kernels' name for an input dtype: "f32", "bf16" or "fp16".</summary>
+    internal static string DTypeTag(ScalarType dtype) =>
+        dtype switch { ScalarType.Float32 => "f32", ScalarType.BFloat16 => "bf16", ScalarType.Float16 => "fp16", _ => dtype.ToString() };
 
     /// <summary>Every entry point the source must define (3 stages × 3 dtypes × the head-dimension pairs).</summary>
     internal static IEnumerable<string> EntryNames() =>

@@ -49,7 +49,7 @@ public static class HybridRecallExperiment
     /// <remarks>
     /// The runs (seed × model × task) are independent: with <see cref="HybridRecallSettings.ConcurrentRuns"/> &gt; 1 they
     /// run on that many threads at once (small models leave a GPU idle between kernel launches, so several runs can
-    /// share it; <c>pathnb bench gdn</c> measures the gain, 1.2–1.7× in steps per second on an H200). Results come back in the sequential order (seed, model, MQAR then S-NIAH) and are the same numbers:
+    /// share it; <c>pathnb bench gdn</c> measures the gain, 1.2–1.7× in steps per second on an H200). Results come back in the sequential order (seed, model, MQAR then S-NIAH), and on the CPU they are the same numbers:
     /// every run draws only from its own generators, and models are created one at a time (their initial weights come
     /// from torch's global generator).
     /// </remarks>

@@ -38,7 +38,7 @@ public sealed record HybridRecallSettings : IExperimentSettings<HybridRecallSett
     /// <summary>Training runs per model, each with its own initial weights and data order (seed index 0, 1, …).</summary>
     public int Seeds { get; init; } = 1;
     /// <summary>How many training runs (seed × model × task) run at once, each on its own thread; 1 runs them in order on
-    /// the caller's thread. Same numbers either way.</summary>
+    /// the caller's thread. Same numbers either way on the CPU (a GPU's own run-to-run differences aside).</summary>
     public int ConcurrentRuns { get; init; } = 1;
 
     /// <summary>MQAR key and value vocabularies (keys ≥ the most pairs evaluated).</summary>

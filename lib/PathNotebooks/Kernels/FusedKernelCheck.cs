@@ -105,8 +105,7 @@ public static class FusedKernelCheck
         var (refOut, refState) = GatedDeltaRule.Recurrent(F64(q), F.normalize(F64(k), p: 2, dim: -1), F64(v), F64(g), F64(beta), h0 is null ? null : F64(h0));
         double eo = Error(o, refOut), es = Error(state, refState);
         bool passed = !double.IsNaN(eo) && !double.IsNaN(es) && eo <= Tolerance && es <= Tolerance;
-        string tag = dtype switch { ScalarType.Float32 => "f32", ScalarType.BFloat16 => "bf16", _ => "fp16" };
-        return new FusedGdnCase(tag, dk, dv, t, initial, eo, es, passed);
+        return new FusedGdnCase(FusedGatedDeltaRule.DTypeTag(dtype), dk, dv, t, initial, eo, es, passed);
     }
 
     static FusedKernelCase Case(ScalarType dtype, long d, long t, bool gated, int window, Generator generator, Device device, CudaKernelHost? host)
