@@ -44,7 +44,12 @@ static class CheckKernelsCommand
         int gdnFailed = gdn.Count(c => !c.Passed);
         Console.WriteLine($"gated delta rule: {gdn.Count} cases, {gdnFailed} failed; worst relative error: o {gdn.Max(c => c.Output):E2}, " +
             $"final state {gdn.Max(c => c.FinalState):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs and work buffers poisoned with NaN)");
-        return failed + gdnFailed == 0 ? 0 : 1;
+        var gdnGradients = FusedKernelCheck.RunGatedDeltaRuleGradients(TorchRuntime.Device, options.Seed, Console.WriteLine, host);
+        int gradientsFailed = gdnGradients.Count(c => !c.Passed);
+        var worst = gdnGradients.SelectMany(c => c.Errors).GroupBy(e => e.Key).Select(g => $"{g.Key} {g.Max(e => e.Value):E2}");
+        Console.WriteLine($"gated delta rule backward: {gdnGradients.Count} cases, {gradientsFailed} failed; worst relative error: {string.Join(", ", worst)} " +
+            $"(tolerance {FusedKernelCheck.Tolerance:E0}; gradients and work buffers poisoned with NaN)");
+        return failed + gdnFailed + gradientsFailed == 0 ? 0 : 1;
     }
 
     /// <summary>`--compile-only`: every source for <see cref="CompileArchitectures"/>, without touching a GPU.</summary>

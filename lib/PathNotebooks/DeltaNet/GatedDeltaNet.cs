@@ -156,10 +156,12 @@ public sealed class GatedDeltaNet : TokenMixer
     {
         using var scope = NewDisposeScope();
         var (q, k, v, g, beta) = RuleInputs(x);
-        bool fused = spec.FusedForward && !(is_grad_enabled() && RequiresGrad(q, k, v, g, beta)) && FusedGatedDeltaRule.WhyNot(q, v) is null;
-        var (o, _) = fused
-            ? FusedGatedDeltaRule.Forward(q, k, v, g, beta)
-            : GatedDeltaRule.ChunkedUnchecked(q, k, v, g, beta, spec.ChunkSize, initialState: null, scale: null, spec.Inverse, GatedDeltaRule.DefaultChunksPerGroup);   // [B, H, T, Dv]
+        bool training = is_grad_enabled() && RequiresGrad(q, k, v, g, beta);
+        var o = training
+            ? spec.FusedBackward && FusedGatedDeltaRule.WhyNotBackward(q, v) is null ? FusedGatedDeltaRule.Output(q, k, v, g, beta) : Chunked()
+            : spec.FusedForward && FusedGatedDeltaRule.WhyNot(q, v) is null ? FusedGatedDeltaRule.Forward(q, k, v, g, beta).Output : Chunked();   // [B, H, T, Dv]
+        Tensor Chunked() => GatedDeltaRule.ChunkedUnchecked(q, k, v, g, beta, spec.ChunkSize, initialState: null, scale: null, spec.Inverse,
+            GatedDeltaRule.DefaultChunksPerGroup).Output;
         var merged = Normalise(o).transpose(1, 2).reshape(x.shape[0], x.shape[1], Dimensions.Heads * ValueDim);
         return output.forward(merged * F.silu(outputGate.forward(x))).MoveToOuterDisposeScope();
     }

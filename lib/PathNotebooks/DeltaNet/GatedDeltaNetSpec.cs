@@ -37,10 +37,20 @@ public sealed record GatedDeltaNetSpec : MixerSpec
     /// True (default): a forward without gradients (evaluation, prefill) on a CUDA device runs the fused kernels of
     /// <see cref="Cuda.FusedGatedDeltaRule"/> when they support the head dimensions (chunks of 64 whatever
     /// <see cref="ChunkSize"/> says; products in TF32 with float32 accumulation, so a float32 model's outputs differ from
-    /// the TorchSharp form's full-float32 products at the 10⁻³ level). Training always runs the TorchSharp chunked form,
-    /// which has a backward. False: the TorchSharp form everywhere.
+    /// the TorchSharp form's full-float32 products at the 10⁻³ level). False: the TorchSharp form for such forwards.
     /// </summary>
     public bool FusedForward { get; init; } = true;
+
+    /// <summary>
+    /// True: training on a CUDA device runs <see cref="Cuda.FusedGatedDeltaRule.Output"/>, the fused forward plus three
+    /// backward kernels, when they support the head dimensions (<see cref="Cuda.FusedGatedDeltaRule.BackwardHeadDims"/>;
+    /// chunks of 64 whatever <see cref="ChunkSize"/> says). That wins for small models, whose step is bound by kernel
+    /// launches (the rule's autograd graph in TorchSharp ops is dozens of them; on an H200 notebook 05's GDN model steps
+    /// in 11.7 instead of 20.1 ms), and loses at large shapes, where the backward kernels' plain float32 arithmetic is
+    /// slow (42 ms forward and backward at B = 8, H = 16, T = 4096, D = 64). Off by default for that reason.
+    /// False: the TorchSharp chunked form, differentiated by autograd.
+    /// </summary>
+    public bool FusedBackward { get; init; }
 
     public override string Name => Gate ? "GDN" : "DeltaNet";
 

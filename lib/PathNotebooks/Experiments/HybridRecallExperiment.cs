@@ -180,7 +180,7 @@ public static class HybridRecallExperiment
     }
 
     static TrainOptions Options(int steps, HybridRecallSettings s) =>
-        new() { Steps = steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, steps / 20) };
+        new() { Steps = steps, LearningRate = s.LearningRate, LogEvery = Math.Max(1, steps / 20), FlatOptimizer = s.FlatOptimizer };
 
     /// <summary>Mean score over <see cref="HybridRecallSettings.EvalSequences"/> sequences from the cell's own evaluation
     /// stream (the same for every model of a seed).</summary>

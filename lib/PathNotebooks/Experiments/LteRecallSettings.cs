@@ -41,7 +41,11 @@ public sealed record LteRecallSettings : IExperimentSettings<LteRecallSettings>
     /// <summary>Twelve small trainings in about a minute on a 2-core CPU (what CI runs; the numbers only show the pipeline).</summary>
     public static LteRecallSettings Tiny => new()
     {
-        Recall = HybridRecallSettings.Tiny with { MqarSteps = 30, NeedleSteps = 30, EvalSequences = 16, EvalBatch = 16, NeedleDepths = new[] { 0.5 } },
+        Recall = HybridRecallSettings.Tiny with
+        {
+            MqarSteps = 30, NeedleSteps = 30, EvalSequences = 16, EvalBatch = 16, NeedleDepths = new[] { 0.5 }, FlatOptimizer = false,
+            FusedGdnBackward = false,
+        },
         LteWindow = 8, LteBuffer = 8, Sinks = 4, BufferSweep = new[] { 16 },
         Controller = new SparsityControl { InitialLambda = 1e-3, UpdateEvery = 2 },
     };
@@ -50,11 +54,13 @@ public sealed record LteRecallSettings : IExperimentSettings<LteRecallSettings>
     /// laLTE also at b = 8 and 32; about three minutes on one H200.</summary>
     public static LteRecallSettings Full => new()
     {
-        // One seed, run in order, and the GDN layers' chunks of 64 with the blocked solve: what this experiment was
-        // measured with (notebook 05's full settings have since moved to three concurrent seeds and one chunk of L).
+        // One seed, run in order, the GDN layers' chunks of 64 with the blocked solve in TorchSharp ops and the
+        // per-parameter optimiser: what this experiment was measured with (notebook 05's full settings have since moved to
+        // three concurrent seeds, the fused GDN kernels for training and the flat optimiser).
         Recall = HybridRecallSettings.Full with
         {
             MqarSteps = 650, NeedleSteps = 350, Seeds = 1, ConcurrentRuns = 1, GdnChunkSize = 64, GdnInverse = UnitLowerInverse.Auto,
+            FlatOptimizer = false, FusedGdnBackward = false,
         },
         LteWindow = 16, LteBuffer = 16, Sinks = 4, BufferSweep = new[] { 8, 32 },
         Controller = new SparsityControl { InitialLambda = 1e-6, UpdateEvery = 16 },

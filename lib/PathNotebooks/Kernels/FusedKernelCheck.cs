@@ -31,6 +31,18 @@ public sealed record FusedKernelCase(string DType, long HeadDim, long Length, st
 /// <param name="Passed">both errors ≤ the tolerance and nothing NaN (outputs and work buffers poisoned with NaN beforehand)</param>
 public sealed record FusedGdnCase(string DType, long KeyDim, long ValueDim, long Length, bool InitialState, double Output, double FinalState, bool Passed);
 
+/// <summary>One gated-delta-rule gradient case of <see cref="FusedKernelCheck"/>: relative errors of every gradient against
+/// autograd through the float64 recurrence.</summary>
+/// <param name="DType">"f32", "bf16" or "fp16"</param>
+/// <param name="KeyDim">Dk</param>
+/// <param name="ValueDim">Dv</param>
+/// <param name="Length">T</param>
+/// <param name="InitialState">whether the run started from a random state (then its gradient is checked too)</param>
+/// <param name="Errors">gradient name (dq, dk, dv, dg, dβ, dS₀) → relative error</param>
+/// <param name="Passed">every error ≤ the tolerance and nothing NaN (gradients and work buffers poisoned with NaN beforehand)</param>
+public sealed record FusedGdnGradientCase(string DType, long KeyDim, long ValueDim, long Length, bool InitialState,
+    IReadOnlyDictionary<string, double> Errors, bool Passed);
+
 /// <summary>
 /// <c>pathnb check kernels</c>: every fused CUDA kernel (<see cref="FusedAttention"/>: causal, FoX bias, sliding
 /// window; forward and backward) against the float64 reference on fresh random inputs — bf16 and fp16, D = 64 and 128,
@@ -68,8 +80,8 @@ public static class FusedKernelCheck
     /// <summary>
     /// Every fused gated-delta-rule kernel (<see cref="FusedGatedDeltaRule"/>: float32, bf16 and fp16, every (Dk, Dv)
     /// pair, <see cref="Lengths"/>, and a random initial state at T = 37) against <see cref="GatedDeltaRule.Recurrent"/> in
-    /// float64 on the same rounded inputs: unit keys and queries, g = log σ(·) ≤ 0, β ∈ (0, 2). Forward only (the kernels
-    /// have no backward).
+    /// float64 on the same rounded inputs: unit keys and queries, g = log σ(·) ≤ 0, β ∈ (0, 2). The forward: output and
+    /// final state (<see cref="RunGatedDeltaRuleGradients"/> checks the backward).
     /// </summary>
     public static IReadOnlyList<FusedGdnCase> RunGatedDeltaRule(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
     {
@@ -85,6 +97,60 @@ public static class FusedKernelCheck
                     log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} gdn {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} o {c.Output:E2}  state {c.FinalState:E2}");
                 }
         return cases;
+    }
+
+    /// <summary>
+    /// The gated-delta-rule backward kernels (<see cref="FusedGatedDeltaRule.Output"/> with gradients: float32, bf16 and fp16,
+    /// every pair of <see cref="FusedGatedDeltaRule.BackwardHeadDims"/>, <see cref="Lengths"/>, and a random initial state at
+    /// T = 37) against autograd through <see cref="GatedDeltaRule.Recurrent"/> in float64 on the same rounded inputs, for a
+    /// random upstream gradient of the output.
+    /// </summary>
+    public static IReadOnlyList<FusedGdnGradientCase> RunGatedDeltaRuleGradients(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
+    {
+        var cases = new List<FusedGdnGradientCase>();
+        var generator = new Generator((ulong)seed + 2);
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var (dk, dv) in FusedGatedDeltaRule.BackwardHeadDims)
+                foreach (var (t, initial) in Lengths.Select(t => (t, false)).Append((37L, true)))
+                {
+                    using var scope = NewDisposeScope();
+                    var c = GdnGradientCase(dtype, dk, dv, t, initial, generator, device, host);
+                    cases.Add(c);
+                    log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} gdn backward {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} "
+                        + string.Join("  ", c.Errors.Select(e => $"{e.Key} {e.Value:E2}")));
+                }
+        return cases;
+    }
+
+    static FusedGdnGradientCase GdnGradientCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)
+    {
+        const long b = 2, h = 3;
+        Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
+        var q = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
+        var k = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
+        var v = Draw(b, h, t, dv).to(dtype);
+        var g = F.logsigmoid(Draw(b, h, t) + 3).to(ScalarType.Float32);
+        var beta = (2 * Draw(b, h, t).sigmoid()).to(ScalarType.Float32);
+        var h0 = initial ? Draw(b, h, dk, dv).to(ScalarType.Float32) : null;
+        var dO = Draw(b, h, t, dv).to(dtype);
+        Tensor[] Leaves(Func<Tensor, Tensor> cast, bool normaliseKeys)
+        {
+            var list = new List<Tensor> { cast(q), normaliseKeys ? F.normalize(cast(k), p: 2, dim: -1) : cast(k), cast(v), cast(g), cast(beta) };
+            if (h0 is not null) list.Add(cast(h0));
+            return list.Select(x => x.detach().requires_grad_(true)).ToArray();
+        }
+        var fused = Leaves(x => x, normaliseKeys: false);
+        var o = FusedGatedDeltaRule.OutputWithPoisonedBuffers(fused[0], fused[1], fused[2], fused[3], fused[4], h0 is null ? null : fused[5], host);
+        (o * dO).sum().backward();
+        // The reference: float64 on the rounded values, keys renormalised there (as for the forward check).
+        var reference = Leaves(x => x.to(ScalarType.Float64), normaliseKeys: true);
+        var (refOut, _) = GatedDeltaRule.Recurrent(reference[0], reference[1], reference[2], reference[3], reference[4], h0 is null ? null : reference[5]);
+        (refOut * dO.to(ScalarType.Float64)).sum().backward();
+        var names = new[] { "dq", "dk", "dv", "dg", "dβ", "dS₀" };
+        var errors = new Dictionary<string, double>();
+        for (int i = 0; i < fused.Length; i++) errors[names[i]] = Error(fused[i].grad!, reference[i].grad!);
+        bool passed = errors.Values.All(e => !double.IsNaN(e) && e <= Tolerance);
+        return new FusedGdnGradientCase(FusedGatedDeltaRule.DTypeTag(dtype), dk, dv, t, initial, errors, passed);
     }
 
     static FusedGdnCase GdnCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)

@@ -10,7 +10,8 @@ namespace PathNotebooks.Kernels;
 /// The gated delta rule: the chunked form at C = 64 and C = 128 (fewer sequential chunk steps, bigger batched
 /// matmuls), the prefix-scan form at C = 64, and C = 64 with one 64×64 triangular solve per chunk instead of the
 /// blocked solve Auto takes on CUDA (the comparison that justifies it), and the fused CUDA kernels
-/// (<see cref="FusedGatedDeltaRule"/>, forward only). It reuses the registry's common inputs: logForget as log α and β as
+/// (<see cref="FusedGatedDeltaRule"/>): the forward alone for every head size it has, and forward with backward
+/// (<see cref="FusedGatedDeltaRule.Output"/>) for the head sizes the backward kernels have. It reuses the registry's common inputs: logForget as log α and β as
 /// drawn, in (0, 2) — the negative-eigenvalue range, which every form of the rule supports. q and k are L2-normalised
 /// inside every variant and inside the reference, as the layer feeds the rule unit vectors (PaTH's w is drawn for the
 /// shared input bundle but not read).
@@ -26,6 +27,8 @@ static class GdnKernels
             Variant("gdn chunked (C=64, one 64×64 solve)", i => Chunked(i, 64, UnitLowerInverse.TriangularSolve)),
             new KernelVariant("gdn fused (cuda)", i => FusedGatedDeltaRule.Forward(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta).Output,
                 WhyNot: i => FusedGatedDeltaRule.WhyNot(i.Q, i.V), ForwardOnly: true),
+            new KernelVariant("gdn fused fwd+bwd (cuda)", i => FusedGatedDeltaRule.Output(Unit(i.Q), Unit(i.K), i.V, i.RequireLogForget, i.RequireBeta),
+                WhyNot: i => FusedGatedDeltaRule.WhyNotBackward(i.Q, i.V)),
         });
 
     static KernelVariant Variant(string name, Func<KernelInputs, Tensor> forward) => new(name, forward);

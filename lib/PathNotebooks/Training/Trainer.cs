@@ -19,28 +19,44 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(nextBatch);
         if (options.Steps <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Steps, "Steps must be ≥ 1.");
         model.train();
-        var optimizer = optim.AdamW(model.parameters(), options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay);
+        using var perParameter = options.FlatOptimizer ? null
+            : optim.AdamW(model.parameters(), options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay);
+        using var flat = options.FlatOptimizer
+            ? new FlatAdamW(model.parameters(), options.Beta1, options.Beta2, weightDecay: options.WeightDecay) : null;
         var history = new List<TrainPoint>();
         var clock = Stopwatch.StartNew();
-        double sum = 0; int count = 0;
+        // The interval's loss sum stays on the device (float64, the same additions as on the host), so a step does not
+        // wait for the GPU unless the optimiser does.
+        using var sum = zeros(1, ScalarType.Float64, model.parameters().First().device);
+        int count = 0;
         for (int step = 0; step < options.Steps; step++)
         {
             using var scope = NewDisposeScope();
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = options.LearningRateAt(step);
+            double learningRate = options.LearningRateAt(step);
             using var batch = nextBatch(step);
-            optimizer.zero_grad();
+            if (flat is not null) flat.ZeroGrad(); else perParameter!.zero_grad();
             var loss = MaskedCrossEntropy(model.forward(batch.Inputs), batch.Targets, batch.LossMask);
             var auxiliary = model.TakeAuxiliaryLoss();                     // e.g. LTE's sparsity loss; the log shows the task loss
             (auxiliary is null ? loss : loss + auxiliary).backward();
-            if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.ClipNorm);
-            optimizer.step();
-            sum += loss.item<float>(); count++;
+            if (flat is not null)
+            {
+                if (options.ClipNorm > 0) flat.ClipGradNorm(options.ClipNorm);
+                flat.Step(learningRate);
+            }
+            else
+            {
+                foreach (var group in perParameter!.ParamGroups) group.LearningRate = learningRate;
+                if (options.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.ClipNorm);
+                perParameter.step();
+            }
+            using (no_grad()) sum.add_(loss.detach().to(ScalarType.Float64));
+            count++;
             if ((step + 1) % options.LogEvery == 0 || step == options.Steps - 1)
             {
-                var point = new TrainPoint(step + 1, sum / count, clock.Elapsed.TotalSeconds);
+                var point = new TrainPoint(step + 1, sum.item<double>() / count, clock.Elapsed.TotalSeconds);
                 history.Add(point);
                 onLog?.Invoke(point);
-                sum = 0; count = 0;
+                sum.zero_(); count = 0;
             }
         }
         model.eval();

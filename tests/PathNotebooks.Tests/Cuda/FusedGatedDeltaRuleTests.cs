@@ -31,8 +31,14 @@ public class FusedGatedDeltaRuleTests
             Assert.Contains($"PN_GDN_ENTRIES({tag}, {code}, DK, DV)", source);
         foreach (var (dk, dv) in FusedGatedDeltaRule.HeadDims)
             Assert.Contains($"PN_GDN_DTYPES({dk}, {dv})", source);
+        foreach (var stage in new[] { "dlocal", "dsweep", "dchunk" })
+            Assert.Contains($"pn_gdn_{stage}_##TAG##_k##DK##_v##DV(", source);
+        foreach (var (dk, dv) in FusedGatedDeltaRule.BackwardHeadDims)
+            Assert.Contains($"PN_GDN_BACKWARD({dk}, {dv})", source);
+        Assert.All(FusedGatedDeltaRule.BackwardHeadDims, pair => Assert.Contains(pair, FusedGatedDeltaRule.HeadDims));
         var names = FusedGatedDeltaRule.EntryNames().ToList();
-        Assert.Equal(3 * 3 * FusedGatedDeltaRule.HeadDims.Count, names.Distinct().Count());
+        Assert.Equal(3 * 3 * (FusedGatedDeltaRule.HeadDims.Count + FusedGatedDeltaRule.BackwardHeadDims.Count), names.Distinct().Count());
+        Assert.Contains("pn_gdn_dchunk_fp16_k32_v64", names);
         Assert.Contains("pn_gdn_sweep_bf16_k64_v64", names);
         Assert.Equal("pn_gdn_output_f32_k32_v64", FusedGatedDeltaRule.EntryName("output", ScalarType.Float32, 32, 64));
     }
@@ -52,6 +58,15 @@ public class FusedGatedDeltaRuleTests
                     FusedGatedDeltaRule.OutputSharedBytes(dk, dv));
                 Assert.True(needed <= hopper, $"(Dk, Dv) = ({dk}, {dv}), {dtype}: {needed} bytes");
             }
+        Assert.Equal(4 * (2 * 64 * 33 + 64 * 65 + 64 * 33 + 64), FusedGatedDeltaRule.LocalGradientSharedBytes(32, 32));
+        Assert.Equal(4 * (3 * 64 * 65 + 2 * 64 * 33 + 64 * 33), FusedGatedDeltaRule.SweepGradientSharedBytes(64));
+        Assert.Equal(4 * (3 * 64 * 65 + 3 * 64 * 65 + 64 * 129 + 2 * 64 * 65 + 2 * 64 * 65 + 4 * 64 + 128), FusedGatedDeltaRule.ChunkGradientSharedBytes(64, 64));
+        foreach (var (dk, dv) in FusedGatedDeltaRule.BackwardHeadDims)
+        {
+            int needed = Math.Max(Math.Max(FusedGatedDeltaRule.LocalGradientSharedBytes(dk, dv), FusedGatedDeltaRule.SweepGradientSharedBytes(dk)),
+                FusedGatedDeltaRule.ChunkGradientSharedBytes(dk, dv));
+            Assert.True(needed <= hopper, $"backward (Dk, Dv) = ({dk}, {dv}): {needed} bytes");
+        }
         // (128, 128) needs more than an sm_80 block's 163 KB: that is why WhyNot asks the device for its limit.
         Assert.True(FusedGatedDeltaRule.OutputSharedBytes(128, 128) > 163 * 1024);
     }
@@ -81,12 +96,17 @@ public class FusedGatedDeltaRuleTests
         Assert.Contains("(Dk, Dv) = (64, 32)", dims);
         Assert.Contains("(64, 128)", dims);
         Assert.Contains("fused CUDA kernels: off", FusedGatedDeltaRule.WhyNot(DeviceType.CUDA, ScalarType.BFloat16, 64, 64, NoGpu));
+        // The differentiable entry checks the same way, and the backward's reasons come first from the forward's.
+        Assert.Equal("v", Assert.Throws<ArgumentException>(() => FusedGatedDeltaRule.Output(q, q, randn(1, 2, 4, 64), g, beta)).ParamName);
+        Assert.Contains("run on CUDA", Assert.Throws<NotSupportedException>(() => FusedGatedDeltaRule.Output(q, q, v, g, beta)).Message);
+        Assert.Contains("run on CUDA", FusedGatedDeltaRule.WhyNotBackward(q, v));
     }
 
     [Fact]
     public void TheLayerUsesTheFusedForwardByDefaultAndRunsItsTorchSharpFormOnTheCpu()
     {
         Assert.True(new GatedDeltaNetSpec().FusedForward);
+        Assert.False(new GatedDeltaNetSpec().FusedBackward);                      // opt-in: slow at large shapes
         var dims = new MixerDimensions(32, 2);
         PathNotebooks.Runtime.TorchRuntime.Seed(5);
         using var on = new GatedDeltaNet(new GatedDeltaNetSpec(), dims);
@@ -104,6 +124,7 @@ public class FusedGatedDeltaRuleTests
         var fused = gdn.Variants.Single(v => v.Name == "gdn fused (cuda)");
         Assert.True(fused.ForwardOnly);
         Assert.All(gdn.Variants.Where(v => v != fused), v => Assert.False(v.ForwardOnly));
+        Assert.Contains(gdn.Variants, v => v.Name == "gdn fused fwd+bwd (cuda)");
 
         // A forward-only stand-in (the chunked form run without gradients) passes the registry property on its values…
         var chunked = gdn.Variants[0];

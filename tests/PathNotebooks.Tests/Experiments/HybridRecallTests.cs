@@ -33,19 +33,29 @@ public class HybridRecallTests
         Assert.Equal("ConcurrentRuns", Assert.Throws<ArgumentOutOfRangeException>(() => (Micro with { ConcurrentRuns = 0 }).Validate()).ParamName);
     }
 
-    /// <summary>The training-step benchmark times every model, the other GDN forms and concurrent runs, one row each.</summary>
+    /// <summary>The training-step benchmark times every model with both optimisers, the other GDN forms, concurrent runs
+    /// and the forward / forward+backward phases, one row each.</summary>
     [Fact]
     public void TrainingStepBenchmarkHasOneRowPerConfiguration()
     {
         var table = TrainingStepBenchmark.Run(Micro, CPU, steps: 1, warmup: 1, concurrency: new[] { 2 });
-        var models = Enumerable.Range(0, (int)table.Rows.Count).Select(r => (string)table["model"][r]).ToList();
-        // four models alone, three other GDN forms, then GDN and attention with two runs at once
-        Assert.Equal(new[] { "GDN", "GDN+SWA", "GDN+NSA", "Attention", "GDN", "GDN", "GDN", "GDN", "Attention" }, models);
-        Assert.Equal(new[] { 1, 1, 1, 1, 1, 1, 1, 2, 2 }, Enumerable.Range(0, models.Count).Select(r => (int)table["concurrent runs"][r]!));
-        var forms = Enumerable.Range(4, 3).Select(r => ((int)table["gdn chunk"][r]!, (string)table["gdn inverse"][r])).ToList();
+        int rows = (int)table.Rows.Count;
+        List<T> Column<T>(string name) => Enumerable.Range(0, rows).Select(r => (T)table[name][r]!).ToList();
+        var models = Column<string>("model");
+        // four models with the settings' optimiser, again with the other one, three other GDN forms, then GDN and
+        // attention with two runs at once (each optimiser), then GDN's phases alone and with two runs
+        Assert.Equal(new[] { "GDN", "GDN+SWA", "GDN+NSA", "Attention", "GDN", "GDN+SWA", "GDN+NSA", "Attention", "GDN", "GDN", "GDN",
+            "GDN", "Attention", "GDN", "Attention", "GDN", "GDN", "GDN", "GDN" }, models);
+        Assert.Equal(new[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2 }, Column<int>("concurrent runs"));
+        var optimizers = Column<string>("optimizer");
+        Assert.Equal("flat", optimizers[0]);                                                    // Micro trains with the flat optimiser
+        Assert.Equal("per-parameter", optimizers[4]);
+        Assert.Equal(new[] { "per-parameter", "per-parameter", "flat", "flat" }, optimizers.Skip(11).Take(4));
+        Assert.Equal(new[] { "forward", "forward+backward", "forward", "forward+backward" }, Column<string>("timed").Skip(15));
+        var forms = Enumerable.Range(8, 3).Select(r => ((int)table["gdn chunk"][r]!, (string)table["gdn inverse"][r])).ToList();
         Assert.DoesNotContain((Micro.GdnChunkSize, Micro.GdnInverse.ToString()), forms);     // the settings' own form is row 0
         Assert.Equal(3, forms.Distinct().Count());
-        Assert.All(Enumerable.Range(0, models.Count), r => Assert.True((double)table["ms/step per run"][r]! > 0));
+        Assert.All(Column<double>("ms/step per run"), ms => Assert.True(ms > 0));
         Assert.Equal("steps", Assert.Throws<ArgumentOutOfRangeException>(() => TrainingStepBenchmark.Run(Micro, CPU, steps: 0)).ParamName);
     }
 }

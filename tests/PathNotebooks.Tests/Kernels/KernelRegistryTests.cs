@@ -33,7 +33,7 @@ public class KernelRegistryTests(ITestOutputHelper output)
     public void FusedVariantsSayWhyTheyDoNotRunOnTheCpu()
     {
         var fused = KernelRegistry.Ops.SelectMany(o => o.Variants.Where(v => v.WhyNot is not null).Select(v => (Op: o, Variant: v))).ToList();
-        Assert.Equal(new[] { "causal fused (cuda)", "fox fused (cuda)", "gdn fused (cuda)", "swa fused (cuda)" }, fused.Select(f => f.Variant.Name));
+        Assert.Equal(new[] { "causal fused (cuda)", "fox fused (cuda)", "gdn fused (cuda)", "gdn fused fwd+bwd (cuda)", "swa fused (cuda)" }, fused.Select(f => f.Variant.Name));
         foreach (var (op, variant) in fused)
         {
             using var inputs = op.Inputs.Random(1, 2, 37, 64, CPU, ScalarType.Float32, seed: 1);
@@ -121,7 +121,8 @@ public class KernelRegistryTests(ITestOutputHelper output)
         }, KernelRegistry.Get("path").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "path-fox chunked (C=256)", "path-fox chunked (C=512)" }, KernelRegistry.Get("path-fox").Variants.Select(v => v.Name));
         Assert.Equal(new[] { "fox (auto)", "fox sdpa+mask", "fox chunked", "fox fused (cuda)" }, KernelRegistry.Get("fox").Variants.Select(v => v.Name));
-        Assert.Equal(new[] { "gdn chunked (C=64)", "gdn chunked (C=128)", "gdn chunked scan (C=64)", "gdn chunked (C=64, one 64×64 solve)", "gdn fused (cuda)" },
+        Assert.Equal(new[] { "gdn chunked (C=64)", "gdn chunked (C=128)", "gdn chunked scan (C=64)", "gdn chunked (C=64, one 64×64 solve)", "gdn fused (cuda)",
+            "gdn fused fwd+bwd (cuda)" },
             KernelRegistry.Get("gdn").Variants.Select(v => v.Name));
         var all = KernelRegistry.Ops.SelectMany(o => o.Variants).Select(v => v.Name).ToList();
         Assert.Equal(all.Count, all.Distinct().Count());

@@ -474,6 +474,408 @@ static __device__ __forceinline__ void output(const typename Io<IN>::T* __restri
         }
 }
 
+// ---- Backward ----------------------------------------------------------------------------------------------------
+// The gradients of O (and of the final state) with respect to q, k, v, g and β, from the forward's work buffers
+// (w, u, γ, v', starts), chunks of 64 again. dS' is the gradient of a chunk's end state (zero after the last):
+//   local:  dV'_loc = Pᵀ dO with P = scale (Q Kᵀ ⊙ Γ, causal incl. the diagonal)                      (every chunk)
+//   dsweep: dV' = dV'_loc + (e^{γ_C − γ} ⊙ K) dS',  dS = e^{γ_C} dS' + (scale e^γ ⊙ Q)ᵀ dO − Wᵀ dV'  (chunks in reverse)
+//   dchunk: everything else for every chunk at once: dQ and dK through O and S', dW = −dV' Sᵀ, then the UT transform
+//           backwards, [dKβ | dVβ] = (I + A)⁻ᵀ [dW | dV'] (back substitution) and dA = −strictLower(dKβ Wᵀ + dVβ Uᵀ);
+//           every factor exp(γ_i − γ_j) sends its gradient to γ_i and minus it to γ_j; dg is the reverse
+//           cumulative sum of dγ within the chunk.
+// Plain float32 FMA arithmetic (no tensor cores): the gradients are accumulated in float32 and written as float32
+// [BH, T, ·]. Shared rows are padded by one float so that threads walking rows hit different banks.
+
+// local: grid (N, BH). dvnew [BH, NP, DV] ← Pᵀ dO of every chunk.
+// Shared: q [64][DK+1], k [64][DK+1], P [64][65], dO [64][DV+1], γ [64].
+template <int IN, int DK, int DV>
+static __device__ __forceinline__ void bwd_local(const typename Io<IN>::T* __restrict__ q, const typename Io<IN>::T* __restrict__ k,
+                                                 const typename Io<IN>::T* __restrict__ dout, const float* __restrict__ gamma,
+                                                 float* __restrict__ dvnew, int T, float scale)
+{
+    extern __shared__ float smem[];
+    constexpr int SK = DK + 1, SV = DV + 1, SC = PN_C + 1;
+    float* qs = smem;
+    float* ks = qs + PN_C * SK;
+    float* ps = ks + PN_C * SK;
+    float* os = ps + PN_C * SC;
+    float* gs = os + PN_C * SV;
+    const int chunk = blockIdx.x, bh = blockIdx.y, row0 = chunk * PN_C, NP = gridDim.x * PN_C;
+    q += (size_t)bh * T * DK;
+    k += (size_t)bh * T * DK;
+    dout += (size_t)bh * T * DV;
+    for (int idx = threadIdx.x; idx < PN_C * DK; idx += PN_THREADS)
+    {
+        const int r = idx / DK, c = idx % DK;
+        const bool valid = row0 + r < T;
+        qs[r * SK + c] = valid ? Io<IN>::load(q, (size_t)(row0 + r) * DK + c) : 0.f;
+        ks[r * SK + c] = valid ? Io<IN>::load(k, (size_t)(row0 + r) * DK + c) : 0.f;
+    }
+    for (int idx = threadIdx.x; idx < PN_C * DV; idx += PN_THREADS)
+    {
+        const int r = idx / DV, c = idx % DV;
+        os[r * SV + c] = row0 + r < T ? Io<IN>::load(dout, (size_t)(row0 + r) * DV + c) : 0.f;
+    }
+    for (int r = threadIdx.x; r < PN_C; r += PN_THREADS) gs[r] = gamma[(size_t)bh * NP + row0 + r];
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < PN_C * PN_C; idx += PN_THREADS)
+    {
+        const int r = idx / PN_C, s = idx % PN_C;
+        float x = 0.f;
+        if (s <= r)
+        {
+#pragma unroll 8
+            for (int d = 0; d < DK; d++) x += qs[r * SK + d] * ks[s * SK + d];
+            x *= scale * __expf(gs[r] - gs[s]);
+        }
+        ps[r * SC + s] = x;
+    }
+    __syncthreads();
+    dvnew += ((size_t)bh * NP + row0) * DV;
+    for (int idx = threadIdx.x; idx < PN_C * DV; idx += PN_THREADS)
+    {
+        const int s = idx / DV, c = idx % DV;
+        float x = 0.f;
+        for (int r = s; r < PN_C; r++) x += ps[r * SC + s] * os[r * SV + c];
+        dvnew[(size_t)s * DV + c] = x;
+    }
+}
+
+// dsweep: grid (DV / 32, BH). Chunks in reverse for 32 value columns of one head (dS' = 0 after the last chunk: the
+// output is what is differentiated, not the final state): dvnew (holding Pᵀ dO) becomes dV',
+// dnext [BH, N, DK, DV] gets every chunk's dS', dh0 (optional) the gradient of the initial state.
+// Shared: scale e^γ q [64][DK+1], e^{γ_C − γ} k [64][DK+1], W [64][DK+1], dO [64][33], dV' [64][33], dS [DK][33].
+template <int IN, int DK, int DV>
+static __device__ __forceinline__ void bwd_sweep(const typename Io<IN>::T* __restrict__ q, const typename Io<IN>::T* __restrict__ k,
+                                                 const typename Io<IN>::T* __restrict__ dout, const float* __restrict__ w,
+                                                 const float* __restrict__ gamma, float* __restrict__ dvnew, float* __restrict__ dnext, float* __restrict__ dh0,
+                                                 int T, float scale)
+{
+    extern __shared__ float smem[];
+    constexpr int SK = DK + 1, SV = PN_BV + 1;
+    float* qd = smem;
+    float* kd = qd + PN_C * SK;
+    float* ws = kd + PN_C * SK;
+    float* os = ws + PN_C * SK;
+    float* dvs = os + PN_C * SV;
+    float* dss = dvs + PN_C * SV;
+    const int col0 = blockIdx.x * PN_BV, bh = blockIdx.y;
+    const int chunks = (T + PN_C - 1) / PN_C, NP = chunks * PN_C;
+    q += (size_t)bh * T * DK;
+    k += (size_t)bh * T * DK;
+    dout += (size_t)bh * T * DV;
+    w += (size_t)bh * NP * DK;
+    gamma += (size_t)bh * NP;
+    dvnew += (size_t)bh * NP * DV;
+    dnext += (size_t)bh * chunks * DK * DV;
+    for (int idx = threadIdx.x; idx < DK * PN_BV; idx += PN_THREADS)
+    {
+        const int r = idx / PN_BV, c = idx % PN_BV;
+        dss[r * SV + c] = 0.f;                         // the final state carries no gradient
+    }
+    for (int n = chunks - 1; n >= 0; n--)
+    {
+        const int row0 = n * PN_C;
+        __syncthreads();   // the previous chunk is done with the buffers, and dS is updated
+        const float last = gamma[row0 + PN_C - 1];
+        for (int idx = threadIdx.x; idx < PN_C * DK; idx += PN_THREADS)
+        {
+            const int r = idx / DK, c = idx % DK;
+            const bool valid = row0 + r < T;
+            const float gr = gamma[row0 + r];
+            qd[r * SK + c] = valid ? scale * __expf(gr) * Io<IN>::load(q, (size_t)(row0 + r) * DK + c) : 0.f;
+            kd[r * SK + c] = valid ? __expf(last - gr) * Io<IN>::load(k, (size_t)(row0 + r) * DK + c) : 0.f;
+            ws[r * SK + c] = w[(size_t)(row0 + r) * DK + c];
+        }
+        for (int idx = threadIdx.x; idx < PN_C * PN_BV; idx += PN_THREADS)
+        {
+            const int r = idx / PN_BV, c = idx % PN_BV;
+            os[r * SV + c] = row0 + r < T ? Io<IN>::load(dout, (size_t)(row0 + r) * DV + col0 + c) : 0.f;
+            dvs[r * SV + c] = dvnew[(size_t)(row0 + r) * DV + col0 + c];
+        }
+        for (int idx = threadIdx.x; idx < DK * PN_BV; idx += PN_THREADS)
+        {
+            const int r = idx / PN_BV, c = idx % PN_BV;
+            dnext[((size_t)n * DK + r) * DV + col0 + c] = dss[r * SV + c];
+        }
+        __syncthreads();
+        // dV' = Pᵀ dO + (e^{γ_C − γ} ⊙ K) dS'
+        for (int idx = threadIdx.x; idx < PN_C * PN_BV; idx += PN_THREADS)
+        {
+            const int r = idx / PN_BV, c = idx % PN_BV;
+            float x = dvs[r * SV + c];
+#pragma unroll 8
+            for (int d = 0; d < DK; d++) x += kd[r * SK + d] * dss[d * SV + c];
+            dvs[r * SV + c] = x;
+            dvnew[(size_t)(row0 + r) * DV + col0 + c] = x;
+        }
+        __syncthreads();
+        // dS = e^{γ_C} dS' + (scale e^γ ⊙ Q)ᵀ dO − Wᵀ dV'
+        const float decay = __expf(last);
+        for (int idx = threadIdx.x; idx < DK * PN_BV; idx += PN_THREADS)
+        {
+            const int d = idx / PN_BV, c = idx % PN_BV;
+            float x = decay * dss[d * SV + c];
+#pragma unroll 8
+            for (int r = 0; r < PN_C; r++) x += qd[r * SK + d] * os[r * SV + c] - ws[r * SK + d] * dvs[r * SV + c];
+            dss[d * SV + c] = x;
+        }
+    }
+    __syncthreads();
+    if (dh0)
+        for (int idx = threadIdx.x; idx < DK * PN_BV; idx += PN_THREADS)
+        {
+            const int r = idx / PN_BV, c = idx % PN_BV;
+            dh0[((size_t)bh * DK + r) * DV + col0 + c] = dss[r * SV + c];
+        }
+}
+
+// dchunk: grid (N, BH). dq, dk [BH, T, DK], dv [BH, T, DV], dg, dβ [BH, T] (float32) of every chunk.
+// Shared (floats): scale·q, k, dK [64][DK+1]; v, dO, v' [64][DV+1]; [dW | dV'] [64][DK+DV+1]; S, dS' [DK][DV+1];
+// two 64×65 matrices; γ, β, dγ, e^{γ_C−γ}-terms [64]; a 128-float reduction scratch.
+template <int IN, int DK, int DV>
+static __device__ __forceinline__ void bwd_chunk(const typename Io<IN>::T* __restrict__ q, const typename Io<IN>::T* __restrict__ k,
+                                                 const typename Io<IN>::T* __restrict__ v, const float* __restrict__ beta,
+                                                 const typename Io<IN>::T* __restrict__ dout, const float* __restrict__ w,
+                                                 const float* __restrict__ u, const float* __restrict__ gamma,
+                                                 const float* __restrict__ vnew, const float* __restrict__ dvnew,
+                                                 const float* __restrict__ starts, const float* __restrict__ dnext,
+                                                 float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,
+                                                 float* __restrict__ dg, float* __restrict__ dbeta, int T, float scale)
+{
+    extern __shared__ float smem[];
+    constexpr int SK = DK + 1, SV = DV + 1, NX = DK + DV, SX = NX + 1, SC = PN_C + 1, SS = DV + 1;
+    float* qs = smem;                      // scale·Q
+    float* ks = qs + PN_C * SK;
+    float* dks = ks + PN_C * SK;           // dK accumulator
+    float* vs = dks + PN_C * SK;
+    float* os = vs + PN_C * SV;            // dO
+    float* vn = os + PN_C * SV;            // V'
+    float* xs = vn + PN_C * SV;            // [dW | dV'], then [dKβ | dVβ]
+    float* ss = xs + PN_C * SX;            // S (chunk start)
+    float* dss = ss + DK * SS;             // dS' (chunk end)
+    float* m1 = dss + DK * SS;
+    float* m2 = m1 + PN_C * SC;
+    float* gs = m2 + PN_C * SC;
+    float* bs = gs + PN_C;
+    float* dgs = bs + PN_C;
+    float* ends = dgs + PN_C;
+    float* part = ends + PN_C;             // PN_THREADS
+    const int chunk = blockIdx.x, bh = blockIdx.y, row0 = chunk * PN_C, chunks = gridDim.x, NP = chunks * PN_C;
+    q += (size_t)bh * T * DK;
+    k += (size_t)bh * T * DK;
+    v += (size_t)bh * T * DV;
+    dout += (size_t)bh * T * DV;
+    beta += (size_t)bh * T;
+    dq += (size_t)bh * T * DK;
+    dk += (size_t)bh * T * DK;
+    dv += (size_t)bh * T * DV;
+    dg += (size_t)bh * T;
+    dbeta += (size_t)bh * T;
+    const size_t rows = (size_t)bh * NP + row0;
+    w += rows * DK;
+    u += rows * DV;
+    vnew += rows * DV;
+    dvnew += rows * DV;
+    gamma += rows;
+    starts += ((size_t)bh * chunks + chunk) * DK * DV;
+    dnext += ((size_t)bh * chunks + chunk) * DK * DV;
+
+    for (int idx = threadIdx.x; idx < PN_C * DK; idx += PN_THREADS)
+    {
+        const int r = idx / DK, c = idx % DK;
+        const bool valid = row0 + r < T;
+        qs[r * SK + c] = valid ? scale * Io<IN>::load(q, (size_t)(row0 + r) * DK + c) : 0.f;
+        ks[r * SK + c] = valid ? Io<IN>::load(k, (size_t)(row0 + r) * DK + c) : 0.f;
+    }
+    for (int idx = threadIdx.x; idx < PN_C * DV; idx += PN_THREADS)
+    {
+        const int r = idx / DV, c = idx % DV;
+        const bool valid = row0 + r < T;
+        vs[r * SV + c] = valid ? Io<IN>::load(v, (size_t)(row0 + r) * DV + c) : 0.f;
+        os[r * SV + c] = valid ? Io<IN>::load(dout, (size_t)(row0 + r) * DV + c) : 0.f;
+        vn[r * SV + c] = vnew[(size_t)r * DV + c];
+        xs[r * SX + DK + c] = dvnew[(size_t)r * DV + c];
+    }
+    for (int idx = threadIdx.x; idx < DK * DV; idx += PN_THREADS)
+    {
+        const int r = idx / DV, c = idx % DV;
+        ss[r * SS + c] = starts[idx];
+        dss[r * SS + c] = dnext[idx];
+    }
+    for (int r = threadIdx.x; r < PN_C; r += PN_THREADS)
+    {
+        gs[r] = gamma[r];
+        bs[r] = row0 + r < T ? beta[row0 + r] : 0.f;
+    }
+    __syncthreads();
+    const float last = gs[PN_C - 1];
+
+    // m1 = Γ ⊙ lower(dO V'ᵀ) (the gradient of P, with P's decay), m2 = m1 ⊙ (scale·Q Kᵀ) (its dγ terms).
+    for (int idx = threadIdx.x; idx < PN_C * PN_C; idx += PN_THREADS)
+    {
+        const int r = idx / PN_C, s = idx % PN_C;
+        float a = 0.f, b = 0.f;
+        if (s <= r)
+        {
+            float dp = 0.f, qk = 0.f;
+#pragma unroll 8
+            for (int c = 0; c < DV; c++) dp += os[r * SV + c] * vn[s * SV + c];
+#pragma unroll 8
+            for (int d = 0; d < DK; d++) qk += qs[r * SK + d] * ks[s * SK + d];
+            a = dp * __expf(gs[r] - gs[s]);
+            b = a * qk;
+        }
+        m1[r * SC + s] = a;
+        m2[r * SC + s] = b;
+    }
+    __syncthreads();
+    // Row passes: dQ, the dγ terms of P, of e^γ Q S and of e^{γ_C − γ} K in S'; dK through P and S'; dW = −dV' Sᵀ.
+    for (int r = threadIdx.x; r < PN_C; r += PN_THREADS)
+    {
+        const float up = __expf(gs[r]), down = __expf(last - gs[r]);
+        float dgr = 0.f;
+        for (int s = 0; s < PN_C; s++) dgr += m2[r * SC + s] - m2[s * SC + r];
+        float toEnd = 0.f;
+        for (int d = 0; d < DK; d++)
+        {
+            float doS = 0.f, vdS = 0.f;
+#pragma unroll 8
+            for (int c = 0; c < DV; c++)
+            {
+                doS += os[r * SV + c] * ss[d * SS + c];
+                vdS += vn[r * SV + c] * dss[d * SS + c];
+            }
+            float viaP = 0.f, viaPt = 0.f;
+            for (int s = 0; s <= r; s++) viaP += m1[r * SC + s] * ks[s * SK + d];
+            for (int s = r; s < PN_C; s++) viaPt += m1[s * SC + r] * qs[s * SK + d];
+            if (row0 + r < T) dq[(size_t)(row0 + r) * DK + d] = scale * (up * doS + viaP);
+            dgr += up * doS * qs[r * SK + d];
+            dks[r * SK + d] = viaPt + down * vdS;
+            toEnd += down * vdS * ks[r * SK + d];
+        }
+        dgs[r] = dgr - toEnd;
+        ends[r] = toEnd;
+        for (int d = 0; d < DK; d++)
+        {
+            float x = 0.f;
+#pragma unroll 8
+            for (int c = 0; c < DV; c++) x -= xs[r * SX + DK + c] * ss[d * SS + c];
+            xs[r * SX + d] = x;
+        }
+    }
+    __syncthreads();
+    // m1 = B = strictLower(Γ ⊙ K Kᵀ), m2 = A = diag(β) B.
+    for (int idx = threadIdx.x; idx < PN_C * PN_C; idx += PN_THREADS)
+    {
+        const int i = idx / PN_C, j = idx % PN_C;
+        float x = 0.f;
+        if (j < i)
+        {
+#pragma unroll 8
+            for (int d = 0; d < DK; d++) x += ks[i * SK + d] * ks[j * SK + d];
+            x *= __expf(gs[i] - gs[j]);
+        }
+        m1[i * SC + j] = x;
+        m2[i * SC + j] = bs[i] * x;
+    }
+    __syncthreads();
+    // (I + A)ᵀ X = [dW | dV'] by back substitution; a thread owns whole columns.
+    for (int col = threadIdx.x; col < NX; col += PN_THREADS)
+        for (int j = PN_C - 2; j >= 0; j--)
+        {
+            float x = xs[j * SX + col];
+            for (int i = j + 1; i < PN_C; i++) x -= m2[i * SC + j] * xs[i * SX + col];
+            xs[j * SX + col] = x;
+        }
+    __syncthreads();
+    // Through diag(β e^γ) K and diag(β) V: dK, dv, dβ and dγ terms; then dA = −strictLower(dKβ Wᵀ + dVβ Uᵀ) into m2.
+    for (int r = threadIdx.x; r < PN_C; r += PN_THREADS)
+    {
+        const float up = __expf(gs[r]);
+        float kdot = 0.f, vdot = 0.f;
+        for (int d = 0; d < DK; d++)
+        {
+            kdot += xs[r * SX + d] * ks[r * SK + d];
+            dks[r * SK + d] += bs[r] * up * xs[r * SX + d];
+        }
+        for (int c = 0; c < DV; c++)
+        {
+            vdot += xs[r * SX + DK + c] * vs[r * SV + c];
+            if (row0 + r < T) dv[(size_t)(row0 + r) * DV + c] = bs[r] * xs[r * SX + DK + c];
+        }
+        part[r] = up * kdot + vdot;                       // dβ so far (the A term follows)
+        dgs[r] += bs[r] * up * kdot;
+    }
+    for (int idx = threadIdx.x; idx < PN_C * PN_C; idx += PN_THREADS)
+    {
+        const int i = idx / PN_C, j = idx % PN_C;
+        float x = 0.f;
+        if (j < i)
+        {
+#pragma unroll 8
+            for (int d = 0; d < DK; d++) x += xs[i * SX + d] * w[(size_t)j * DK + d];
+#pragma unroll 8
+            for (int c = 0; c < DV; c++) x += xs[i * SX + DK + c] * u[(size_t)j * DV + c];
+        }
+        m2[i * SC + j] = -x;
+    }
+    __syncthreads();
+    // dβ and the dγ terms of A = diag(β) B.
+    for (int r = threadIdx.x; r < PN_C; r += PN_THREADS)
+    {
+        float rowSum = 0.f, colSum = 0.f;
+        for (int j = 0; j < PN_C; j++)
+        {
+            rowSum += m2[r * SC + j] * m1[r * SC + j];
+            colSum += bs[j] * m2[j * SC + r] * m1[j * SC + r];
+        }
+        if (row0 + r < T) dbeta[row0 + r] = part[r] + rowSum;
+        dgs[r] += bs[r] * rowSum - colSum;
+    }
+    __syncthreads();
+    // m2 = E = diag(β) dA ⊙ Γ, the gradient of K Kᵀ.
+    for (int idx = threadIdx.x; idx < PN_C * PN_C; idx += PN_THREADS)
+    {
+        const int i = idx / PN_C, j = idx % PN_C;
+        m2[i * SC + j] = j < i ? bs[i] * m2[i * SC + j] * __expf(gs[i] - gs[j]) : 0.f;
+    }
+    // e^{γ_C} ⟨dS', S⟩ for γ_C, spread over the threads.
+    {
+        float x = 0.f;
+        for (int idx = threadIdx.x; idx < DK * DV; idx += PN_THREADS)
+        {
+            const int r = idx / DV, c = idx % DV;
+            x += dss[r * SS + c] * ss[r * SS + c];
+        }
+        part[threadIdx.x] = x;                            // part[r < 64] (dβ) is written out above
+    }
+    __syncthreads();
+    // dK += E K + Eᵀ K; written out.
+    for (int idx = threadIdx.x; idx < PN_C * DK; idx += PN_THREADS)
+    {
+        const int r = idx / DK, d = idx % DK;
+        float x = dks[r * SK + d];
+        for (int j = 0; j < r; j++) x += m2[r * SC + j] * ks[j * SK + d];
+        for (int i = r + 1; i < PN_C; i++) x += m2[i * SC + r] * ks[i * SK + d];
+        if (row0 + r < T) dk[(size_t)(row0 + r) * DK + d] = x;
+    }
+    // γ_C's terms, then dg = the reverse cumulative sum of dγ.
+    if (threadIdx.x == 0)
+    {
+        float total = 0.f;
+        for (int i = 0; i < PN_THREADS; i++) total += part[i];
+        total *= __expf(last);
+        for (int r = 0; r < PN_C; r++) total += ends[r];
+        float acc = total;
+        for (int r = PN_C - 1; r >= 0; r--)
+        {
+            acc += dgs[r];
+            if (row0 + r < T) dg[row0 + r] = acc;
+        }
+    }
+}
+
 // Entry points: pn_gdn_{prepare,sweep,output}_{f32,bf16,fp16}_k{DK}_v{DV}; 128 threads each; dynamic shared memory
 // in bytes: prepare 4·(64·(DK+4) + 64·68 + 64·(DK+DV+8) + 128); sweep 4·(2·64·(DK+4) + 2·64·40 + 128 + 64·(DK+8) +
 // DK·40) + 2·64·DK·sizeof(input); output 4·(2·64·(DK+4) + 64·68 + DK·(DV+8) + 64·(DV+8) + 64). Pointers 16-byte aligned.
@@ -496,6 +898,34 @@ static __device__ __forceinline__ void output(const typename Io<IN>::T* __restri
         output<IN, DK, DV>(q, k, gamma, vnew, starts, o, T, scale);                                                   \
     }
 
+// Backward entry points, for the (DK, DV) pairs of PN_GDN_BACKWARD below: pn_gdn_{dlocal,dsweep,dchunk}_{f32,bf16,fp16}_k{DK}_v{DV};
+// 128 threads; dynamic shared memory in bytes: dlocal 4·(2·64·(DK+1) + 64·65 + 64·(DV+1) + 64); dsweep
+// 4·(3·64·(DK+1) + 2·64·33 + DK·33); dchunk 4·(3·64·(DK+1) + 3·64·(DV+1) + 64·(DK+DV+1) + 2·DK·(DV+1) + 2·64·65 + 4·64 + 128).
+#define PN_GDN_BACKWARD_ENTRIES(TAG, IN, DK, DV)                                                                      \
+    extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_gdn_dlocal_##TAG##_k##DK##_v##DV(                    \
+        const Io<IN>::T* q, const Io<IN>::T* k, const Io<IN>::T* dout, const float* gamma, float* dvnew, int T, float scale) \
+    {                                                                                                                 \
+        bwd_local<IN, DK, DV>(q, k, dout, gamma, dvnew, T, scale);                                                    \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_gdn_dsweep_##TAG##_k##DK##_v##DV(                    \
+        const Io<IN>::T* q, const Io<IN>::T* k, const Io<IN>::T* dout, const float* w, const float* gamma,            \
+        float* dvnew, float* dnext, float* dh0, int T, float scale)                                                   \
+    {                                                                                                                 \
+        bwd_sweep<IN, DK, DV>(q, k, dout, w, gamma, dvnew, dnext, dh0, T, scale);                                     \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_gdn_dchunk_##TAG##_k##DK##_v##DV(                    \
+        const Io<IN>::T* q, const Io<IN>::T* k, const Io<IN>::T* v, const float* beta, const Io<IN>::T* dout,         \
+        const float* w, const float* u, const float* gamma, const float* vnew, const float* dvnew, const float* starts, \
+        const float* dnext, float* dq, float* dk, float* dv, float* dg, float* dbeta, int T, float scale)              \
+    {                                                                                                                 \
+        bwd_chunk<IN, DK, DV>(q, k, v, beta, dout, w, u, gamma, vnew, dvnew, starts, dnext, dq, dk, dv, dg, dbeta, T, scale); \
+    }
+
+#define PN_GDN_BACKWARD(DK, DV)                \
+    PN_GDN_BACKWARD_ENTRIES(f32, 0, DK, DV)   \
+    PN_GDN_BACKWARD_ENTRIES(bf16, 1, DK, DV)  \
+    PN_GDN_BACKWARD_ENTRIES(fp16, 2, DK, DV)
+
 #define PN_GDN_DTYPES(DK, DV)        \
     PN_GDN_ENTRIES(f32, 0, DK, DV)   \
     PN_GDN_ENTRIES(bf16, 1, DK, DV)  \
@@ -506,3 +936,7 @@ PN_GDN_DTYPES(64, 64)
 PN_GDN_DTYPES(128, 128)
 PN_GDN_DTYPES(32, 64)
 PN_GDN_DTYPES(64, 128)
+
+PN_GDN_BACKWARD(32, 32)
+PN_GDN_BACKWARD(64, 64)
+PN_GDN_BACKWARD(32, 64)
