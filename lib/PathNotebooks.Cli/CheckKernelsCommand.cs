@@ -40,6 +40,8 @@ static class CheckKernelsCommand
         double Worst(Func<FusedKernelCase, double?> f) => cases.Max(c => f(c) ?? 0);
         Console.WriteLine($"{cases.Count} cases, {failed} failed; worst relative error: o {Worst(c => c.Output):E2}, dq {Worst(c => c.DQ):E2}, " +
             $"dk {Worst(c => c.DK):E2}, dv {Worst(c => c.DV):E2}, dlogf {Worst(c => c.DLogForget):E2} (tolerance {FusedKernelCheck.Tolerance:E0}; outputs poisoned with NaN before every run)");
+        Console.WriteLine($"FoX block skipping: {cases.Sum(c => c.SkippedForward ?? 0)} key blocks skipped in the forwards, " +
+            $"{cases.Sum(c => c.SkippedBackward ?? 0)} query blocks in the backwards (the strongly forgetting cases must skip some)");
         var gdn = FusedKernelCheck.RunGatedDeltaRule(TorchRuntime.Device, options.Seed, Console.WriteLine, host);
         int gdnFailed = gdn.Count(c => !c.Passed);
         Console.WriteLine($"gated delta rule: {gdn.Count} cases, {gdnFailed} failed; worst relative error: o {gdn.Max(c => c.Output):E2}, " +

@@ -25,6 +25,12 @@ public static class FusedAttention
 
     const int Tile = 64, Threads = 128;
 
+    /// <summary>
+    /// The margin to use when turning on FoX's block skipping: a key block is skipped when every logit in it is provably
+    /// more than this below its row's maximum, so its weights are below e^−100 ≈ 4e−44 (the chunked form's default).
+    /// </summary>
+    public const double DefaultSkipMargin = 100.0;
+
     /// <summary>Dynamic shared memory of the forward kernel: K and V tiles (64 × (D + 8) halves each) and 64 gate sums.</summary>
     public static int ForwardSharedBytes(long headDim) => (int)(2 * Tile * (headDim + 8) * 2 + Tile * 4);
 
@@ -58,19 +64,31 @@ public static class FusedAttention
     /// <param name="window">W ≥ 1 for a sliding window, 0 for full causal attention</param>
     /// <param name="scale">logit scale; null = 1/√D</param>
     /// <param name="host">the kernel host; null = <see cref="CudaKernelHost.Shared"/></param>
+    /// <param name="skipMargin">FoX only: skip a key block (forward) or query block (backward) whose logits all lie
+    /// provably more than this below their rows' maximum — bound: c_i − min c_j + scale·‖q_i‖·max ‖k_j‖ against the
+    /// diagonal logit (forward) or the log-sum-exp (backward). With a strongly forgetting gate the cost becomes
+    /// O(T · reach) instead of O(T²); the bounds cost one statistics pass over q and k, which does not pay off for
+    /// gates that keep most of the sequence. +∞ (the default) computes every block; <see cref="DefaultSkipMargin"/> is
+    /// the value to turn it on with.</param>
     /// <returns>O <c>[B, H, T, D]</c> in q's dtype</returns>
     public static Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor? logForget = null, int window = 0, double? scale = null,
-        CudaKernelHost? host = null) => Run(q, k, v, logForget, window, scale, host, poisonOutputs: false);
+        CudaKernelHost? host = null, double skipMargin = double.PositiveInfinity) =>
+        Run(q, k, v, logForget, window, scale, host, poisonOutputs: false, skipMargin, skipCounter: null);
 
     /// <summary>
     /// <see cref="Forward"/> with every output buffer (O, the log-sum-exp, dK, dV and the key part of d log f) filled
     /// with NaN before each kernel writes it: an element a kernel forgets to write shows up as NaN (the kernel check).
     /// </summary>
-    internal static Tensor ForwardWithPoisonedOutputs(Tensor q, Tensor k, Tensor v, Tensor? logForget, int window, CudaKernelHost? host = null) =>
-        Run(q, k, v, logForget, window, null, host, poisonOutputs: true);
+    /// <remarks><paramref name="skipCounter"/>, when given (int32 <c>[2]</c> on the device, zeroed), counts the skipped
+    /// blocks: [0] in the forward, [1] in the backward.</remarks>
+    internal static Tensor ForwardWithPoisonedOutputs(Tensor q, Tensor k, Tensor v, Tensor? logForget, int window, CudaKernelHost? host = null,
+        Tensor? skipCounter = null, double skipMargin = DefaultSkipMargin) =>
+        Run(q, k, v, logForget, window, null, host, poisonOutputs: true, skipMargin, skipCounter);
 
-    static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor? logForget, int window, double? scale, CudaKernelHost? host, bool poisonOutputs)
+    static Tensor Run(Tensor q, Tensor k, Tensor v, Tensor? logForget, int window, double? scale, CudaKernelHost? host, bool poisonOutputs,
+        double skipMargin, Tensor? skipCounter)
     {
+        if (double.IsNaN(skipMargin)) throw new ArgumentOutOfRangeException(nameof(skipMargin), skipMargin, "skipMargin must be a number (+∞ disables skipping).");
         Shapes.Rank(q, 4, nameof(q), "[B, H, T, D]");
         long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3];
         if (t < 1) throw new ArgumentException($"q must have shape [B, H, T, D] with T ≥ 1, got {Shapes.Describe(q)}.", nameof(q));
@@ -90,21 +108,49 @@ public static class FusedAttention
         if (b * h > 65535) throw new ArgumentException($"B·H = {b * h} exceeds the kernels' grid limit of 65 535.", nameof(q));
         double s = scale ?? 1.0 / Math.Sqrt(d);
         var gate = logForget ?? empty(0, dtype: ScalarType.Float32, device: q.device);
-        return Function.apply(q, k, v, gate, logForget is not null, window, s, host ?? CudaKernelHost.Shared, poisonOutputs);
+        return Function.apply(q, k, v, gate, logForget is not null, window, s, host ?? CudaKernelHost.Shared, poisonOutputs, skipMargin,
+            skipCounter ?? empty(0, dtype: ScalarType.Int32, device: q.device));
     }
 
     /// <summary>The kernel's entry point in the source: <c>pn_attention_{forward|backward}_{bf16|fp16}_d{D}</c>.</summary>
     internal static string EntryName(bool backward, ScalarType dtype, long headDim) =>
         $"pn_attention_{(backward ? "backward" : "forward")}_{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")}_d{headDim}";
 
-    /// <summary>Every entry point the source must define (forward and backward × bf16 and fp16 × <see cref="HeadDims"/>).</summary>
+    /// <summary>The skip-statistics kernel's entry point: <c>pn_attention_skipstats_{bf16|fp16}_d{D}</c>.</summary>
+    internal static string SkipStatisticsEntryName(ScalarType dtype, long headDim) =>
+        $"pn_attention_skipstats_{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")}_d{headDim}";
+
+    /// <summary>Every entry point the source must define: forward, backward and skip statistics × bf16 and fp16 ×
+    /// <see cref="HeadDims"/>.</summary>
     internal static IEnumerable<string> EntryNames() =>
-        from backward in new[] { false, true }
-        from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 }
-        from d in HeadDims
-        select EntryName(backward, dtype, d);
+        (from backward in new[] { false, true }
+         from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 }
+         from d in HeadDims
+         select EntryName(backward, dtype, d))
+        .Concat(from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 } from d in HeadDims select SkipStatisticsEntryName(dtype, d));
 
     static int DeviceIndex(Tensor q) => Math.Max(0, (int)q.device.index);
+
+    static IntPtr Pointer(Tensor? x, string name) => x is null ? IntPtr.Zero : TensorPointers.Of(x, name);
+
+    /// <summary>What block skipping bounds a block's logits with: ‖q_i‖ and the diagonal logit scale·q_i·k_i per row
+    /// <c>[B·H, T]</c>, and per block of 64 keys the largest ‖k_j‖ and the smallest c_j <c>[B·H, ⌈T/64⌉]</c>; float32,
+    /// from one pass of the skip-statistics kernel over q and k.</summary>
+    sealed record SkipStatistics(Tensor QueryNorm, Tensor Diagonal, Tensor KeyNormMax, Tensor CumMin)
+    {
+        public static SkipStatistics Of(Tensor q, Tensor k, Tensor cum, double scale, CudaKernelHost host)
+        {
+            long bh = q.shape[0] * q.shape[1], t = q.shape[2], blocks = (t + Tile - 1) / Tile;
+            var rows = empty(new[] { bh, t }, dtype: ScalarType.Float32, device: q.device);
+            var stats = new SkipStatistics(rows, empty_like(rows), empty(new[] { bh, blocks }, dtype: ScalarType.Float32, device: q.device),
+                empty(new[] { bh, blocks }, dtype: ScalarType.Float32, device: q.device));
+            host.Launch(SourceName, SkipStatisticsEntryName(q.dtype, q.shape[3]), DeviceIndex(q), ((int)blocks, (int)bh, 1), Tile, 0,
+                TensorPointers.Of(q, "q"), TensorPointers.Of(k, "k"), TensorPointers.Of(cum, "cum"), TensorPointers.Of(stats.QueryNorm, "queryNorm"),
+                TensorPointers.Of(stats.Diagonal, "diagonal"), TensorPointers.Of(stats.KeyNormMax, "keyNormMax"), TensorPointers.Of(stats.CumMin, "cumMin"),
+                (int)t, (float)scale);
+            return stats;
+        }
+    }
 
     sealed class Function : autograd.SingleTensorFunction<Function>
     {
@@ -118,19 +164,27 @@ public static class FusedAttention
             double scale = (double)vars[6];
             var host = (CudaKernelHost)vars[7];
             bool poison = (bool)vars[8];
+            double margin = (double)vars[9];
+            var counter = (Tensor)vars[10];
             long b = q.shape[0], h = q.shape[1], t = q.shape[2], d = q.shape[3];
             using var scope = NewDisposeScope();
             Tensor? cum;
             using (no_grad()) cum = gated ? gate.to(ScalarType.Float32).cumsum(-1).contiguous() : null;   // [B, H, T]
+            var skip = cum is not null && double.IsFinite(margin) && t > Tile ? SkipStatistics.Of(q, k, cum, scale, host) : null;   // one block: nothing to skip
             var o = empty_like(q);
             var lse = empty(new[] { b, h, t }, dtype: ScalarType.Float32, device: q.device);           // log₂-domain log-sum-exp
             if (poison) { o.fill_(double.NaN); lse.fill_(double.NaN); }
             host.Launch(SourceName, EntryName(false, q.dtype, d), DeviceIndex(q), ((int)((t + Tile - 1) / Tile), (int)(b * h), 1),
                 Threads, ForwardSharedBytes(d),
                 TensorPointers.Of(q, "q"), TensorPointers.Of(k, "k"), TensorPointers.Of(v, "v"), cum is null ? IntPtr.Zero : TensorPointers.Of(cum, "cum"),
-                TensorPointers.Of(o, "o"), TensorPointers.Of(lse, "lse"), (int)t, window, (float)scale);
-            var saved = new List<Tensor> { q, k, v, (cum ?? empty(0, device: q.device)).MoveToOuterDisposeScope(), o.detach().MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), gate };
+                TensorPointers.Of(o, "o"), TensorPointers.Of(lse, "lse"), (int)t, window, (float)scale,
+                Pointer(skip?.QueryNorm, "queryNorm"), Pointer(skip?.Diagonal, "diagonal"), Pointer(skip?.KeyNormMax, "keyNormMax"),
+                Pointer(skip?.CumMin, "cumMin"), (float)margin, Pointer(counter.numel() > 0 ? counter : null, "skipCounter"));
+            var none = empty(0, device: q.device);
+            var saved = new List<Tensor> { q, k, v, (cum ?? empty(0, device: q.device)).MoveToOuterDisposeScope(), o.detach().MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope(), gate,
+                (skip?.QueryNorm ?? none).MoveToOuterDisposeScope(), (skip?.KeyNormMax ?? none).MoveToOuterDisposeScope(), (skip?.CumMin ?? none).MoveToOuterDisposeScope(), counter };
             ctx.save_for_backward(saved);
+            ctx.save_data("margin", margin);
             ctx.save_data("gated", gated);
             ctx.save_data("window", window);
             ctx.save_data("scale", scale);
@@ -143,6 +197,9 @@ public static class FusedAttention
         {
             var saved = ctx.get_saved_variables();
             Tensor q = saved[0], k = saved[1], v = saved[2], cum = saved[3], o = saved[4], lse = saved[5], gate = saved[6];
+            Tensor queryNorm = saved[7], keyNormMax = saved[8], cumMin = saved[9], counter = saved[10];
+            double margin = (double)ctx.get_data("margin");
+            bool skipping = queryNorm.numel() > 0;
             bool gated = (bool)ctx.get_data("gated");
             int window = (int)ctx.get_data("window");
             double scale = (double)ctx.get_data("scale");
@@ -165,13 +222,14 @@ public static class FusedAttention
                 TensorPointers.Of(dO, "dO"), TensorPointers.Of(lse, "lse"), TensorPointers.Of(delta, "delta"), TensorPointers.Of(dqAccumulator, "dq"),
                 TensorPointers.Of(dk, "dk"), TensorPointers.Of(dv, "dv"),
                 dcQueries is null ? IntPtr.Zero : TensorPointers.Of(dcQueries, "dcQueries"), dcKeys is null ? IntPtr.Zero : TensorPointers.Of(dcKeys, "dcKeys"),
-                (int)t, window, (float)scale);
+                (int)t, window, (float)scale, Pointer(skipping ? queryNorm : null, "queryNorm"), Pointer(skipping ? keyNormMax : null, "keyNormMax"),
+                Pointer(skipping ? cumMin : null, "cumMin"), (float)margin, Pointer(counter.numel() > 0 ? counter.narrow(0, 1, 1) : null, "skipCounter"));
             // c_t = Σ_{l ≤ t} log f_l, so d log f_l = Σ_{t ≥ l} dc_t.
             Tensor? dLogForget = gated ? (dcQueries! + dcKeys!).flip(-1).cumsum(-1).flip(-1).to(gate.dtype) : null;
             var grads = new Tensor?[]
             {
                 dqAccumulator.to(q.dtype).MoveToOuterDisposeScope(), dk.MoveToOuterDisposeScope(), dv.MoveToOuterDisposeScope(),
-                dLogForget?.MoveToOuterDisposeScope(), null, null, null, null, null,
+                dLogForget?.MoveToOuterDisposeScope(), null, null, null, null, null, null, null,
             };
             return CustomGradients.Return(grads, saved.Append(gradOutput));
         }

@@ -84,7 +84,8 @@ public sealed class ForgettingAttention : TokenMixer
         else if (spec.Kernel.Fused == FusedKernelUse.CastFloat32ToBf16 && q.dtype == ScalarType.Float32
                  && FusedAttention.WhyNot(q.device_type, ScalarType.BFloat16, q.shape[3]) is null)
             // Mixed-precision attention: bf16 operands, float32 accumulation and gate sums; output back in float32.
-            o = FusedAttention.Forward(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), logForget).to(ScalarType.Float32);
+            o = FusedAttention.Forward(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16), logForget,
+                skipMargin: spec.Kernel.FusedSkipMargin).to(ScalarType.Float32);
         else
             o = ForgettingAttentionFast.ForwardUnchecked(q, k, v, logForget.to(ForgetGate.GateDType(q.dtype)), scale: null, spec.Kernel);
 

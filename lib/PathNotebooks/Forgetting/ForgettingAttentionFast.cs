@@ -56,7 +56,7 @@ public static class ForgettingAttentionFast
         bool requiresGrad = is_grad_enabled()
             && (q.requires_grad || k.requires_grad || v.requires_grad || logForget.requires_grad);
         if (options.Fused != FusedKernelUse.Off && v.shape[^1] == q.shape[^1] && FusedAttention.WhyNot(q) is null)
-            return FusedAttention.Forward(q, k, v, logForget, window: 0, scale: scale);
+            return FusedAttention.Forward(q, k, v, logForget, window: 0, scale: scale, skipMargin: options.FusedSkipMargin);
         var choice = Choose(q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.dtype, requiresGrad, q.device.type, options);
         return choice.Form == FoxKernelForm.Sdpa
             ? SdpaUnchecked(q, k, v, logForget, scale)

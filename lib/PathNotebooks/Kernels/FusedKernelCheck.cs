@@ -10,15 +10,19 @@ namespace PathNotebooks.Kernels;
 /// <param name="DType">"bf16" or "fp16"</param>
 /// <param name="HeadDim">D</param>
 /// <param name="Length">T</param>
-/// <param name="Mode">"causal", "fox" (forget-gate bias) or "window W"</param>
+/// <param name="Mode">"causal", "fox" (forget-gate bias), "fox fast" (a strongly forgetting gate, where block
+/// skipping must engage) or "window W"</param>
 /// <param name="Output">error of O</param>
 /// <param name="DQ">error of dq</param>
 /// <param name="DK">error of dk</param>
 /// <param name="DV">error of dv</param>
 /// <param name="DLogForget">error of d log f (FoX only)</param>
-/// <param name="Passed">every error ≤ the tolerance and nothing NaN (the outputs were poisoned with NaN beforehand)</param>
+/// <param name="Passed">every error ≤ the tolerance and nothing NaN (the outputs were poisoned with NaN beforehand), and
+/// for "fox fast" at T ≥ 200 both passes skipped blocks</param>
+/// <param name="SkippedForward">key blocks the forward skipped (FoX only)</param>
+/// <param name="SkippedBackward">query blocks the backward skipped (FoX only)</param>
 public sealed record FusedKernelCase(string DType, long HeadDim, long Length, string Mode,
-    double Output, double DQ, double DK, double DV, double? DLogForget, bool Passed);
+    double Output, double DQ, double DK, double DV, double? DLogForget, bool Passed, long? SkippedForward = null, long? SkippedBackward = null);
 
 /// <summary>One gated-delta-rule case of <see cref="FusedKernelCheck"/>: relative errors against the float64 recurrence.</summary>
 /// <param name="DType">"f32", "bf16" or "fp16"</param>
@@ -44,8 +48,9 @@ public sealed record FusedGdnGradientCase(string DType, long KeyDim, long ValueD
     IReadOnlyDictionary<string, double> Errors, bool Passed);
 
 /// <summary>
-/// <c>pathnb check kernels</c>: every fused CUDA kernel (<see cref="FusedAttention"/>: causal, FoX bias, sliding
-/// window; forward and backward) against the float64 reference on fresh random inputs — bf16 and fp16, D = 64 and 128,
+/// <c>pathnb check kernels</c>: every fused CUDA kernel (<see cref="FusedAttention"/>: causal, FoX bias with a mild
+/// and a strongly forgetting gate — the second makes block skipping engage —, sliding window; forward and backward)
+/// against the float64 reference on fresh random inputs — bf16 and fp16, D = 64 and 128,
 /// lengths that are not multiples of the 64-row tile (1, 37, 200, 513) and one that is (64), gradients for q, k, v and
 /// log f. Every output buffer is filled with NaN before the kernels run, so an element a kernel does not write fails.
 /// </summary>
@@ -65,14 +70,14 @@ public static class FusedKernelCheck
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
             foreach (var d in FusedAttention.HeadDims)
                 foreach (var t in Lengths)
-                    foreach (var mode in new[] { "causal", "fox", "window" })
+                    foreach (var mode in new[] { "causal", "fox", "fox fast", "window" })
                     {
                         using var scope = NewDisposeScope();
                         int window = mode == "window" ? (t > 20 ? 17 : 1) : 0;
-                        var c = Case(dtype, d, t, mode == "fox", window, generator, device, host);
+                        var c = Case(dtype, d, t, mode, window, generator, device, host);
                         cases.Add(c);
                         log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} {c.DType} D={c.HeadDim,-3} T={c.Length,-4} {c.Mode,-10} o {c.Output:E2}  dq {c.DQ:E2}  dk {c.DK:E2}  dv {c.DV:E2}"
-                            + (c.DLogForget is { } e ? $"  dlogf {e:E2}" : ""));
+                            + (c.DLogForget is { } e ? $"  dlogf {e:E2}  skipped {c.SkippedForward} / {c.SkippedBackward}" : ""));
                     }
         return cases;
     }
@@ -174,21 +179,25 @@ public static class FusedKernelCheck
         return new FusedGdnCase(FusedGatedDeltaRule.DTypeTag(dtype), dk, dv, t, initial, eo, es, passed);
     }
 
-    static FusedKernelCase Case(ScalarType dtype, long d, long t, bool gated, int window, Generator generator, Device device, CudaKernelHost? host)
+    static FusedKernelCase Case(ScalarType dtype, long d, long t, string mode, int window, Generator generator, Device device, CudaKernelHost? host)
     {
+        bool gated = mode.StartsWith("fox"), fast = mode == "fox fast";
         const long b = 1, h = 3;
         Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
         var q = Draw(b, h, t, d).to(dtype);
         var k = Draw(b, h, t, d).to(dtype);
         var v = Draw(b, h, t, d).to(dtype);
-        var gate = gated ? F.logsigmoid(Draw(b, h, t) * 2 + 2).to(ScalarType.Float32) : null;
+        // log f: mostly near 0 ("fox"), or about −1.4 per token ("fox fast": a key is negligible ~80 tokens later).
+        var gate = gated ? F.logsigmoid(Draw(b, h, t) * 2 + (fast ? -1 : 2)).to(ScalarType.Float32) : null;
         var dO = Draw(b, h, t, d).to(dtype);
 
         // The kernel on the half-precision inputs; the reference on the same (rounded) values in float64.
         var (qh, kh, vh) = (q.requires_grad_(), k.requires_grad_(), v.requires_grad_());
         var gh = gate?.requires_grad_();
-        var o = FusedAttention.ForwardWithPoisonedOutputs(qh, kh, vh, gh, window, host);
+        var skipped = zeros(2, dtype: ScalarType.Int32, device: device);
+        var o = FusedAttention.ForwardWithPoisonedOutputs(qh, kh, vh, gh, window, host, skipped);
         o.backward(new[] { dO });
+        long skippedForward = skipped[0].item<int>(), skippedBackward = skipped[1].item<int>();
         var (q64, k64, v64) = (q.detach().to(ScalarType.Float64).requires_grad_(), k.detach().to(ScalarType.Float64).requires_grad_(), v.detach().to(ScalarType.Float64).requires_grad_());
         var g64 = gate?.detach().to(ScalarType.Float64).requires_grad_();
         var reference = gated ? ForgettingAttentionNaive.Forward(q64, k64, v64, g64!)
@@ -198,9 +207,9 @@ public static class FusedKernelCheck
         double eo = Error(o, reference), eq = Error(qh.grad!, q64.grad!), ek = Error(kh.grad!, k64.grad!), ev = Error(vh.grad!, v64.grad!);
         double? eg = gated ? Error(gh!.grad!, g64!.grad!) : null;
         var errors = new[] { eo, eq, ek, ev, eg ?? 0 };
-        bool passed = errors.All(e => !double.IsNaN(e) && e <= Tolerance);
-        return new FusedKernelCase(dtype == ScalarType.BFloat16 ? "bf16" : "fp16", d, t, gated ? "fox" : window > 0 ? $"window {window}" : "causal",
-            eo, eq, ek, ev, eg, passed);
+        bool passed = errors.All(e => !double.IsNaN(e) && e <= Tolerance) && (!fast || t < 200 || (skippedForward > 0 && skippedBackward > 0));
+        return new FusedKernelCase(dtype == ScalarType.BFloat16 ? "bf16" : "fp16", d, t, gated ? mode : window > 0 ? $"window {window}" : "causal",
+            eo, eq, ek, ev, eg, passed, gated ? skippedForward : null, gated ? skippedBackward : null);
     }
 
     /// <summary>

@@ -145,6 +145,9 @@ public class CudaMachineryTests
         Assert.Equal("logForget", Assert.Throws<ArgumentException>(() => FusedAttention.Forward(q, q, q, zeros(1, 2, 4))).ParamName);
         Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => FusedAttention.Forward(q, q, q, gate, window: -1)).ParamName);
         Assert.Equal("k", Assert.Throws<ArgumentException>(() => FusedAttention.Forward(q, q.to(ScalarType.Float64), q)).ParamName);
+        Assert.Equal("skipMargin", Assert.Throws<ArgumentOutOfRangeException>(() => FusedAttention.Forward(q, q, q, gate, skipMargin: double.NaN)).ParamName);
+        Assert.Equal(FoxKernelOptions.DefaultSkipMargin, FusedAttention.DefaultSkipMargin);       // the fused and chunked forms skip alike
+        Assert.True(double.IsPositiveInfinity(FoxKernelOptions.Default.FusedSkipMargin));         // opt-in in the fused kernel (its statistics pass costs)
         // Well-formed CPU inputs: refused with the reason, which WhyNot gives without throwing.
         Assert.Contains("run on CUDA", FusedAttention.WhyNot(q));
         Assert.Contains("run on CUDA", Assert.Throws<NotSupportedException>(() => FusedAttention.Forward(q, q, q, gate, window: 3)).Message);

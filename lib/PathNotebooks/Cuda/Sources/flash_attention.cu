@@ -10,6 +10,13 @@
 // accumulated atomically; dcum_q [BH, T] float32, zeroed and accumulated atomically; dcum_k [BH, T] float32, written.
 // Logit of (i, j): scale · q_i·k_j + c_i − c_j for j ≤ i (and i − j < window when window > 0), else masked.
 // Every CTA runs 4 warps; a warp owns 16 rows of the 64-row tile.
+// Block skipping (FoX, optional): with qnorm [BH, T] = ‖q_i‖, knmax [BH, ⌈T/64⌉] = max ‖k_j‖ and cmin [BH, ⌈T/64⌉]
+// = min c_j over each 64-key block, every logit of query i in key block n is at most
+//   bound_i,n = c_i − cmin_n + scale · ‖q_i‖ · knmax_n.
+// A key block off the diagonal is skipped when bound_i,n < floor_i − margin for every row i of the tile, where floor_i
+// is a lower bound of row i's maximum logit: its diagonal logit scale · q_i·k_i in the forward (the key i is never
+// masked), its log-sum-exp in the backward. Each skipped weight is then below e^−margin relative to the row's largest
+// (e^−100 ≈ 4e−44 by default: invisible even in float64). skipped (optional) counts the skipped blocks.
 
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -31,6 +38,7 @@ template <> struct Half16<true>
         return r;
     }
     static __device__ __forceinline__ u16 one(float x) { return (u16)(pack(x, 0.f) & 0xffffu); }
+    static __device__ __forceinline__ float value(u16 x) { return __uint_as_float(((u32)x) << 16); }
     static __device__ __forceinline__ void mma(float* c, const u32* a, u32 b0, u32 b1)
     {
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -48,6 +56,12 @@ template <> struct Half16<false>
         return r;
     }
     static __device__ __forceinline__ u16 one(float x) { return (u16)(pack(x, 0.f) & 0xffffu); }
+    static __device__ __forceinline__ float value(u16 x)
+    {
+        float f;
+        asm("{ .reg .b16 h; mov.b16 h, %1; cvt.f32.f16 %0, h; }" : "=f"(f) : "h"(x));
+        return f;
+    }
     static __device__ __forceinline__ void mma(float* c, const u32* a, u32 b0, u32 b1)
     {
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -123,7 +137,9 @@ static __device__ __forceinline__ void load_tile(const u16* __restrict__ x, int 
 template <bool BF16, int D>
 static __device__ __forceinline__ void attention_forward(
     const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
-    u16* __restrict__ o, float* __restrict__ lse, int T, int window, float scale)
+    u16* __restrict__ o, float* __restrict__ lse, int T, int window, float scale,
+    const float* __restrict__ qnorm, const float* __restrict__ diag, const float* __restrict__ knmax, const float* __restrict__ cmin,
+    float margin, int* __restrict__ skipped)
 {
     typedef Half16<BF16> H;
     constexpr int S = D + 8;
@@ -159,9 +175,25 @@ static __device__ __forceinline__ void attention_forward(
 
     const int lastQuery = min(q0 + PN_BQ, T) - 1;
     const int firstBlock = window > 0 ? max(0, q0 - window + 1) / PN_BK : 0;
+    // Block skipping: this thread's rows' c_i, ‖q_i‖ and floor_i − margin (rows past T never hold a block back).
+    const bool skipping = cumRow && knmax;
+    const size_t rowBase = (size_t)bh * T, blockBase = (size_t)bh * ((T + PN_BK - 1) / PN_BK);
+    const float sc0 = skipping && r0 < T ? cumRow[r0] : 0.f, sc1 = skipping && r1 < T ? cumRow[r1] : 0.f;
+    const float sn0 = skipping && r0 < T ? scale * qnorm[rowBase + r0] : 0.f, sn1 = skipping && r1 < T ? scale * qnorm[rowBase + r1] : 0.f;
+    const float sf0 = skipping && r0 < T ? diag[rowBase + r0] - margin : 0.f, sf1 = skipping && r1 < T ? diag[rowBase + r1] - margin : 0.f;
     for (int kb = firstBlock; kb <= lastQuery / PN_BK; ++kb)
     {
         const int k0 = kb * PN_BK;
+        if (skipping && k0 + PN_BK <= q0)
+        {
+            const float c = cmin[blockBase + kb], n = knmax[blockBase + kb];
+            const bool below = (r0 >= T || sc0 - c + sn0 * n < sf0) && (r1 >= T || sc1 - c + sn1 * n < sf1);
+            if (__syncthreads_and(below))
+            {
+                if (skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
+                continue;
+            }
+        }
         // Only blocks that cross the diagonal, the end of the sequence or the window's edge need the mask.
         const bool edge = k0 + PN_BK - 1 > q0 || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
         __syncthreads();
@@ -263,7 +295,8 @@ static __device__ __forceinline__ void attention_backward(
     const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
     const u16* __restrict__ dout, const float* __restrict__ lse, const float* __restrict__ delta,
     float* __restrict__ dqAcc, u16* __restrict__ dk, u16* __restrict__ dv, float* __restrict__ dcumQ, float* __restrict__ dcumK,
-    int T, int window, float scale)
+    int T, int window, float scale, const float* __restrict__ qnorm, const float* __restrict__ knmax, const float* __restrict__ cmin,
+    float margin, int* __restrict__ skipped)
 {
     typedef Half16<BF16> H;
     constexpr int S = D + 8, SS = PN_BK + 8;
@@ -304,9 +337,25 @@ static __device__ __forceinline__ void attention_backward(
 
     const int lastKey = min(k0 + PN_BK, T) - 1;
     const int lastBlock = window > 0 ? min((T - 1) / PN_BQ, (lastKey + window - 1) / PN_BQ) : (T - 1) / PN_BQ;
+    // Block skipping: this key block's min c and max ‖k‖; a query tile is skipped when every row's bound lies margin
+    // below its log-sum-exp (lse is in the log2 domain).
+    const bool skipping = cumRow && knmax;
+    const float blockC = skipping ? cmin[(size_t)bh * gridDim.x + blockIdx.x] : 0.f;
+    const float blockN = skipping ? scale * knmax[(size_t)bh * gridDim.x + blockIdx.x] : 0.f;
     for (int qb = k0 / PN_BQ; qb <= lastBlock; ++qb)
     {
         const int q0 = qb * PN_BQ;
+        if (skipping && q0 >= k0 + PN_BK)
+        {
+            const int i = q0 + threadIdx.x;
+            const bool below = threadIdx.x >= PN_BQ || i >= T
+                || cumRow[i] - blockC + blockN * qnorm[(size_t)bh * T + i] < lseRow[i] * (1.f / PN_LOG2E) - margin;
+            if (__syncthreads_and(below))
+            {
+                if (skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
+                continue;
+            }
+        }
         const bool edge = q0 < k0 + PN_BK - 1 || q0 + PN_BQ > T || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
         __syncthreads();
         load_tile<D>(q, q0, T, qs);
@@ -474,19 +523,75 @@ static __device__ __forceinline__ void attention_backward(
     }
 }
 
+// skip statistics: grid (⌈T/64⌉, BH), 64 threads, one row each. What block skipping reads: qnorm, diag [BH, T] and
+// knmax, cmin [BH, ⌈T/64⌉] (see the top of this file). One pass over q and k, before the forward.
+template <bool BF16, int D>
+static __device__ __forceinline__ void skip_statistics(const u16* __restrict__ q, const u16* __restrict__ k, const float* __restrict__ cum,
+                                                       float* __restrict__ qnorm, float* __restrict__ diag, float* __restrict__ knmax,
+                                                       float* __restrict__ cmin, int T, float scale)
+{
+    typedef Half16<BF16> H;
+    __shared__ float warpMax[2], warpMin[2];
+    const int bh = blockIdx.y, row = blockIdx.x * PN_BK + threadIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const size_t rowBase = (size_t)bh * T;
+    float keyNorm = 0.f, c = __int_as_float(0x7f800000);           // +∞: a row past T never lowers the minimum
+    if (row < T)
+    {
+        const u16* qr = q + (rowBase + row) * D;
+        const u16* kr = k + (rowBase + row) * D;
+        float qq = 0.f, kk = 0.f, qk = 0.f;
+#pragma unroll 8
+        for (int d = 0; d < D; ++d)
+        {
+            const float a = H::value(qr[d]), b = H::value(kr[d]);
+            qq += a * a;
+            kk += b * b;
+            qk += a * b;
+        }
+        qnorm[rowBase + row] = sqrtf(qq);
+        diag[rowBase + row] = scale * qk;
+        keyNorm = sqrtf(kk);
+        c = cum[rowBase + row];
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1)
+    {
+        keyNorm = fmaxf(keyNorm, __shfl_xor_sync(0xffffffffu, keyNorm, off));
+        c = fminf(c, __shfl_xor_sync(0xffffffffu, c, off));
+    }
+    if (lane == 0) { warpMax[warp] = keyNorm; warpMin[warp] = c; }
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        const size_t block = (size_t)bh * gridDim.x + blockIdx.x;
+        knmax[block] = fmaxf(warpMax[0], warpMax[1]);
+        cmin[block] = fminf(warpMin[0], warpMin[1]);
+    }
+}
+
 // Entry points: pn_attention_{forward,backward}_{bf16,fp16}_d{64,128}. Grid (⌈T/64⌉, BH), 128 threads, dynamic
 // shared memory: forward 2·64·(D+8) halves + 64 floats; backward 4·64·(D+8) + 64·72 halves + 4·64 floats.
+// qnorm, diag, knmax, cmin and skipped may be null (no block skipping, or no count); skipping needs cum too.
+// pn_attention_skipstats_{bf16,fp16}_d{64,128}: grid (⌈T/64⌉, BH), 64 threads, no dynamic shared memory.
 #define PN_ENTRIES(TAG, BF16, D)                                                                                      \
     extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_forward_##TAG##_d##D(                      \
-        const u16* q, const u16* k, const u16* v, const float* cum, u16* o, float* lse, int T, int window, float scale) \
+        const u16* q, const u16* k, const u16* v, const float* cum, u16* o, float* lse, int T, int window, float scale, \
+        const float* qnorm, const float* diag, const float* knmax, const float* cmin, float margin, int* skipped)    \
     {                                                                                                                 \
-        attention_forward<BF16, D>(q, k, v, cum, o, lse, T, window, scale);                                           \
+        attention_forward<BF16, D>(q, k, v, cum, o, lse, T, window, scale, qnorm, diag, knmax, cmin, margin, skipped); \
     }                                                                                                                 \
     extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_backward_##TAG##_d##D(                     \
         const u16* q, const u16* k, const u16* v, const float* cum, const u16* dout, const float* lse,                \
-        const float* delta, float* dqAcc, u16* dk, u16* dv, float* dcumQ, float* dcumK, int T, int window, float scale) \
+        const float* delta, float* dqAcc, u16* dk, u16* dv, float* dcumQ, float* dcumK, int T, int window, float scale, \
+        const float* qnorm, const float* knmax, const float* cmin, float margin, int* skipped)                       \
     {                                                                                                                 \
-        attention_backward<BF16, D>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale);   \
+        attention_backward<BF16, D>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale,    \
+                                    qnorm, knmax, cmin, margin, skipped);                                             \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(64) pn_attention_skipstats_##TAG##_d##D(                             \
+        const u16* q, const u16* k, const float* cum, float* qnorm, float* diag, float* knmax, float* cmin, int T, float scale) \
+    {                                                                                                                 \
+        skip_statistics<BF16, D>(q, k, cum, qnorm, diag, knmax, cmin, T, scale);                                      \
     }
 
 PN_ENTRIES(bf16, true, 64)
