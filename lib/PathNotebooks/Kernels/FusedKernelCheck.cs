@@ -90,16 +90,26 @@ public static class FusedKernelCheck
     /// </summary>
     public static IReadOnlyList<FusedGdnCase> RunGatedDeltaRule(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
     {
-        var cases = new List<FusedGdnCase>();
         var generator = new Generator((ulong)seed + 1);
+        return GdnCases(FusedGatedDeltaRule.HeadDims, (dtype, dk, dv, t, initial) => GdnCase(dtype, dk, dv, t, initial, generator, device, host),
+            c => $"{(c.Passed ? "ok  " : "FAIL")} gdn {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} o {c.Output:E2}  state {c.FinalState:E2}",
+            log);
+    }
+
+    /// <summary>Every gated-delta-rule case: three dtypes × <paramref name="pairs"/> × <see cref="Lengths"/>, and a random
+    /// initial state at T = 37; each in its own dispose scope, one line logged per case.</summary>
+    static List<T> GdnCases<T>(IEnumerable<(long Dk, long Dv)> pairs, Func<ScalarType, long, long, long, bool, T> run, Func<T, string> describe,
+        Action<string>? log)
+    {
+        var cases = new List<T>();
         foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
-            foreach (var (dk, dv) in FusedGatedDeltaRule.HeadDims)
+            foreach (var (dk, dv) in pairs)
                 foreach (var (t, initial) in Lengths.Select(t => (t, false)).Append((37L, true)))
                 {
                     using var scope = NewDisposeScope();
-                    var c = GdnCase(dtype, dk, dv, t, initial, generator, device, host);
+                    var c = run(dtype, dk, dv, t, initial);
                     cases.Add(c);
-                    log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} gdn {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} o {c.Output:E2}  state {c.FinalState:E2}");
+                    log?.Invoke(describe(c));
                 }
         return cases;
     }
@@ -112,32 +122,17 @@ public static class FusedKernelCheck
     /// </summary>
     public static IReadOnlyList<FusedGdnGradientCase> RunGatedDeltaRuleGradients(Device device, int seed, Action<string>? log = null, CudaKernelHost? host = null)
     {
-        var cases = new List<FusedGdnGradientCase>();
         var generator = new Generator((ulong)seed + 2);
-        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
-            foreach (var (dk, dv) in FusedGatedDeltaRule.BackwardHeadDims)
-                foreach (var (t, initial) in Lengths.Select(t => (t, false)).Append((37L, true)))
-                {
-                    using var scope = NewDisposeScope();
-                    var c = GdnGradientCase(dtype, dk, dv, t, initial, generator, device, host);
-                    cases.Add(c);
-                    log?.Invoke($"{(c.Passed ? "ok  " : "FAIL")} gdn backward {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} "
-                        + string.Join("  ", c.Errors.Select(e => $"{e.Key} {e.Value:E2}")));
-                }
-        return cases;
+        return GdnCases(FusedGatedDeltaRule.BackwardHeadDims, (dtype, dk, dv, t, initial) => GdnGradientCase(dtype, dk, dv, t, initial, generator, device, host),
+            c => $"{(c.Passed ? "ok  " : "FAIL")} gdn backward {c.DType,-4} Dk={c.KeyDim,-3} Dv={c.ValueDim,-3} T={c.Length,-4} {(c.InitialState ? "h0" : "  ")} "
+                 + string.Join("  ", c.Errors.Select(e => $"{e.Key} {e.Value:E2}")),
+            log);
     }
 
     static FusedGdnGradientCase GdnGradientCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)
     {
-        const long b = 2, h = 3;
-        Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
-        var q = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
-        var k = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
-        var v = Draw(b, h, t, dv).to(dtype);
-        var g = F.logsigmoid(Draw(b, h, t) + 3).to(ScalarType.Float32);
-        var beta = (2 * Draw(b, h, t).sigmoid()).to(ScalarType.Float32);
-        var h0 = initial ? Draw(b, h, dk, dv).to(ScalarType.Float32) : null;
-        var dO = Draw(b, h, t, dv).to(dtype);
+        var (q, k, v, g, beta, h0) = GdnInputs(dtype, dk, dv, t, initial, generator, device);
+        var dO = randn(new long[] { GdnBatch, GdnHeads, t, dv }, dtype: ScalarType.Float64, generator: generator).to(device).to(dtype);
         Tensor[] Leaves(Func<Tensor, Tensor> cast, bool normaliseKeys)
         {
             var list = new List<Tensor> { cast(q), normaliseKeys ? F.normalize(cast(k), p: 2, dim: -1) : cast(k), cast(v), cast(g), cast(beta) };
@@ -158,16 +153,27 @@ public static class FusedKernelCheck
         return new FusedGdnGradientCase(FusedGatedDeltaRule.DTypeTag(dtype), dk, dv, t, initial, errors, passed);
     }
 
-    static FusedGdnCase GdnCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)
+    const long GdnBatch = 2, GdnHeads = 3;
+
+    /// <summary>Random gated-delta-rule inputs as the layer makes them: unit q and k in <paramref name="dtype"/>, v, log α =
+    /// log σ(N(3, 1)) (mostly near 0, some strong decay) and β ∈ (0, 2) in float32, and a float32 initial state when asked.</summary>
+    static (Tensor Q, Tensor K, Tensor V, Tensor LogDecay, Tensor Beta, Tensor? InitialState) GdnInputs(ScalarType dtype, long dk, long dv, long t,
+        bool initial, Generator generator, Device device)
     {
-        const long b = 2, h = 3;
+        const long b = GdnBatch, h = GdnHeads;
         Tensor Draw(params long[] shape) => randn(shape, dtype: ScalarType.Float64, generator: generator).to(device);
         var q = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
         var k = F.normalize(Draw(b, h, t, dk), p: 2, dim: -1).to(dtype);
         var v = Draw(b, h, t, dv).to(dtype);
-        var g = F.logsigmoid(Draw(b, h, t) + 3).to(ScalarType.Float32);              // log α mostly near 0, some strong decay
-        var beta = (2 * (Draw(b, h, t)).sigmoid()).to(ScalarType.Float32);           // (0, 2)
+        var g = F.logsigmoid(Draw(b, h, t) + 3).to(ScalarType.Float32);
+        var beta = (2 * Draw(b, h, t).sigmoid()).to(ScalarType.Float32);
         var h0 = initial ? Draw(b, h, dk, dv).to(ScalarType.Float32) : null;
+        return (q, k, v, g, beta, h0);
+    }
+
+    static FusedGdnCase GdnCase(ScalarType dtype, long dk, long dv, long t, bool initial, Generator generator, Device device, CudaKernelHost? host)
+    {
+        var (q, k, v, g, beta, h0) = GdnInputs(dtype, dk, dv, t, initial, generator, device);
         Tensor o, state;
         using (no_grad()) (o, state) = FusedGatedDeltaRule.ForwardWithPoisonedOutputs(q, k, v, g, beta, h0, host);
         // The reference on the rounded values in float64, its keys renormalised there: bf16 rounding moves a unit row off
