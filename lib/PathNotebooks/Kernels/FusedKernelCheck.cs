@@ -52,7 +52,9 @@ public sealed record FusedGdnGradientCase(string DType, long KeyDim, long ValueD
 /// and a strongly forgetting gate — the second makes block skipping engage —, sliding window; forward and backward)
 /// against the float64 reference on fresh random inputs — bf16 and fp16, D = 64 and 128,
 /// lengths that are not multiples of the 64-row tile (1, 37, 200, 513) and one that is (64), gradients for q, k, v and
-/// log f. Every output buffer is filled with NaN before the kernels run, so an element a kernel does not write fails.
+/// log f; and the gated delta rule's kernels (<see cref="FusedGatedDeltaRule"/>: <see cref="RunGatedDeltaRule"/> for the
+/// forward, <see cref="RunGatedDeltaRuleGradients"/> for the backward). Every output buffer is filled with NaN before
+/// the kernels run, so an element a kernel does not write fails.
 /// </summary>
 public static class FusedKernelCheck
 {
