@@ -8,8 +8,8 @@ namespace PathNotebooks.Cuda;
 /// Causal softmax attention in one fused CUDA kernel per pass (<c>Cuda/Sources/flash_attention.cu</c>), with two
 /// optional terms of the kit's mixers: FoX's forget-gate bias <c>c_i − c_j</c> (c = cumsum log f, added unscaled to
 /// the scaled logit, as <see cref="Forgetting.ForgettingAttentionNaive"/>) and a sliding window (key j visible from
-/// query i when i − W &lt; j ≤ i, as <see cref="Softmax.SlidingWindowAttention"/>). FlashAttention-2 tiles of 64
-/// queries × 64 keys on tensor cores (bf16 or fp16 inputs, float32 accumulation), an online softmax, no T×T tensor in
+/// query i when i − W &lt; j ≤ i, as <see cref="Softmax.SlidingWindowAttention"/>). FlashAttention-2 tiles
+/// (<see cref="ForwardQueryTile"/> queries × 64 keys in the forward, 64 × 64 in the backward) on tensor cores (bf16 or fp16 inputs, float32 accumulation), an online softmax, no T×T tensor in
 /// either pass; the backward recomputes the probabilities and returns gradients for q, k, v and log f.
 /// <para>Inputs: q, k, v <c>[B, H, T, D]</c> with D = 64 or 128, bf16 or fp16, on a CUDA device with
 /// <see cref="CudaKernelHost.IsAvailable"/>; log f <c>[B, H, T]</c> (any floating dtype; the cumulative sum runs in
@@ -31,11 +31,23 @@ public static class FusedAttention
     /// </summary>
     public const double DefaultSkipMargin = 100.0;
 
-    /// <summary>Dynamic shared memory of the forward kernel: K and V tiles (64 × (D + 8) halves each) and 64 gate sums.</summary>
-    public static int ForwardSharedBytes(long headDim) => (int)(2 * Tile * (headDim + 8) * 2 + Tile * 4);
+    /// <summary>Queries per forward block: 128 at D = 64 (each of the four warps holds two 16-row MMA tiles), 64 at
+    /// D = 128 (where two tiles would not fit the registers).</summary>
+    public static int ForwardQueryTile(long headDim) => headDim <= 64 ? 2 * Tile : Tile;
 
-    /// <summary>Dynamic shared memory of the backward kernel: K, V, Q and dO tiles, the dS tile and four rows of 64 floats.</summary>
-    public static int BackwardSharedBytes(long headDim) => (int)((4 * Tile * (headDim + 8) + Tile * (Tile + 8)) * 2 + 4 * Tile * 4);
+    /// <summary>Pipeline stages of the backward's query tiles: 2 at D = 64 (the next Q/dO tile loads while this one
+    /// computes), 1 at D = 128 (shared memory).</summary>
+    public static int BackwardStages(long headDim) => headDim <= 64 ? 2 : 1;
+
+    /// <summary>Dynamic shared memory of the forward kernel: two pipeline stages of K and V tiles (64 × (D + 8) halves
+    /// each) and 64 gate sums.</summary>
+    public static int ForwardSharedBytes(long headDim) => (int)(2 * (2 * Tile * (headDim + 8) * 2 + Tile * 4));
+
+    /// <summary>Dynamic shared memory of the backward kernel: the K and V tiles, the dS tile (64 × 72 halves), 64 floats
+    /// of FoX row sums, then <see cref="BackwardStages"/> stages of Q and dO tiles with three rows of 64 floats
+    /// (log-sum-exp, Δ, c).</summary>
+    public static int BackwardSharedBytes(long headDim) =>
+        (int)(2 * Tile * (headDim + 8) * 2 + Tile * (Tile + 8) * 2 + Tile * 4 + BackwardStages(headDim) * (2 * Tile * (headDim + 8) * 2 + 3 * Tile * 4));
 
     /// <summary>
     /// Null when <see cref="Forward"/> can run on q (device, dtype, head dimension, kernel host), else the reason in
@@ -62,7 +74,7 @@ public static class FusedAttention
     /// <param name="v">values <c>[B, H, T, D]</c>, q's dtype</param>
     /// <param name="logForget">log forget gates <c>[B, H, T]</c> (≤ 0) for FoX's bias; null for none</param>
     /// <param name="window">W ≥ 1 for a sliding window, 0 for full causal attention</param>
-    /// <param name="scale">logit scale; null = 1/√D</param>
+    /// <param name="scale">logit scale &gt; 0 (the kernels take row maxima on the unscaled products); null = 1/√D</param>
     /// <param name="host">the kernel host; null = <see cref="CudaKernelHost.Shared"/></param>
     /// <param name="skipMargin">FoX only: skip a key block (forward) or query block (backward) whose logits all lie
     /// provably more than this below their rows' maximum — bound: c_i − min c_j + scale·‖q_i‖·max ‖k_j‖ against the
@@ -104,9 +116,11 @@ public static class FusedAttention
         static bool Same(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
         if (!Same(k, q) || !Same(v, q) || (logForget is not null && !Same(logForget, q)))
             throw new ArgumentException($"q, k, v and logForget must be on one device (q is on {q.device}).", nameof(k));
-        if (WhyNot(q, host) is { } why) throw new NotSupportedException($"FusedAttention: {why}.");
-        if (b * h > 65535) throw new ArgumentException($"B·H = {b * h} exceeds the kernels' grid limit of 65 535.", nameof(q));
         double s = scale ?? 1.0 / Math.Sqrt(d);
+        if (!(s > 0) || !double.IsFinite(s)) throw new ArgumentOutOfRangeException(nameof(scale), s, "scale must be a finite number > 0.");
+        if (WhyNot(q, host) is { } why) throw new NotSupportedException($"FusedAttention: {why}.");
+        if ((t + Tile - 1) / Tile > 65535) throw new ArgumentException($"T = {t} exceeds the kernels' grid limit of 65 535 tiles of {Tile}.", nameof(q));
+        if (b * h * t > int.MaxValue) throw new ArgumentException($"B·H·T = {b * h * t} rows exceed the kernels' limit of 2³¹ − 1.", nameof(q));
         var gate = logForget ?? empty(0, dtype: ScalarType.Float32, device: q.device);
         return Function.apply(q, k, v, gate, logForget is not null, window, s, host ?? CudaKernelHost.Shared, poisonOutputs, skipMargin,
             skipCounter ?? empty(0, dtype: ScalarType.Int32, device: q.device));
@@ -120,14 +134,19 @@ public static class FusedAttention
     internal static string SkipStatisticsEntryName(ScalarType dtype, long headDim) =>
         $"pn_attention_skipstats_{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")}_d{headDim}";
 
-    /// <summary>Every entry point the source must define: forward, backward and skip statistics × bf16 and fp16 ×
+    /// <summary>The backward's row-term kernel (Δ = rowsum(dO ∘ O)): <c>pn_attention_delta_{bf16|fp16}_d{D}</c>.</summary>
+    internal static string DeltaEntryName(ScalarType dtype, long headDim) =>
+        $"pn_attention_delta_{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")}_d{headDim}";
+
+    /// <summary>Every entry point the source must define: forward, backward, Δ and skip statistics × bf16 and fp16 ×
     /// <see cref="HeadDims"/>.</summary>
     internal static IEnumerable<string> EntryNames() =>
         (from backward in new[] { false, true }
          from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 }
          from d in HeadDims
          select EntryName(backward, dtype, d))
-        .Concat(from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 } from d in HeadDims select SkipStatisticsEntryName(dtype, d));
+        .Concat(from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 } from d in HeadDims select SkipStatisticsEntryName(dtype, d))
+        .Concat(from dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 } from d in HeadDims select DeltaEntryName(dtype, d));
 
     static int DeviceIndex(Tensor q) => Math.Max(0, (int)q.device.index);
 
@@ -174,7 +193,8 @@ public static class FusedAttention
             var o = empty_like(q);
             var lse = empty(new[] { b, h, t }, dtype: ScalarType.Float32, device: q.device);           // log₂-domain log-sum-exp
             if (poison) { o.fill_(double.NaN); lse.fill_(double.NaN); }
-            host.Launch(SourceName, EntryName(false, q.dtype, d), DeviceIndex(q), ((int)((t + Tile - 1) / Tile), (int)(b * h), 1),
+            int queryTile = ForwardQueryTile(d);
+            host.Launch(SourceName, EntryName(false, q.dtype, d), DeviceIndex(q), ((int)(b * h), (int)((t + queryTile - 1) / queryTile), 1),
                 Threads, ForwardSharedBytes(d),
                 TensorPointers.Of(q, "q"), TensorPointers.Of(k, "k"), TensorPointers.Of(v, "v"), cum is null ? IntPtr.Zero : TensorPointers.Of(cum, "cum"),
                 TensorPointers.Of(o, "o"), TensorPointers.Of(lse, "lse"), (int)t, window, (float)scale,
@@ -209,14 +229,18 @@ public static class FusedAttention
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var dO = gradOutput.to(q.dtype).contiguous();
-            var delta = (dO.to(ScalarType.Float32) * o.to(ScalarType.Float32)).sum(-1).contiguous();       // Σ_d dO·O [B, H, T]
+            var delta = empty(new[] { b, h, t }, dtype: ScalarType.Float32, device: q.device);              // Σ_d dO·O [B, H, T]
+            if (poison) delta.fill_(double.NaN);
+            int rows = (int)(b * h * t);
+            host.Launch(SourceName, DeltaEntryName(q.dtype, d), DeviceIndex(q), ((rows + 7) / 8, 1, 1), 256, 0,
+                TensorPointers.Of(dO, "dO"), TensorPointers.Of(o, "o"), TensorPointers.Of(delta, "delta"), rows);
             var dqAccumulator = zeros(q.shape, dtype: ScalarType.Float32, device: q.device);
             var dk = empty_like(k);
             var dv = empty_like(v);
             Tensor? dcQueries = gated ? zeros(new[] { b, h, t }, dtype: ScalarType.Float32, device: q.device) : null;
             Tensor? dcKeys = gated ? empty(new[] { b, h, t }, dtype: ScalarType.Float32, device: q.device) : null;
             if (poison) { dk.fill_(double.NaN); dv.fill_(double.NaN); dcKeys?.fill_(double.NaN); }
-            host.Launch(SourceName, EntryName(true, q.dtype, d), DeviceIndex(q), ((int)((t + Tile - 1) / Tile), (int)(b * h), 1),
+            host.Launch(SourceName, EntryName(true, q.dtype, d), DeviceIndex(q), ((int)(b * h), (int)((t + Tile - 1) / Tile), 1),
                 Threads, BackwardSharedBytes(d),
                 TensorPointers.Of(q, "q"), TensorPointers.Of(k, "k"), TensorPointers.Of(v, "v"), gated ? TensorPointers.Of(cum, "cum") : IntPtr.Zero,
                 TensorPointers.Of(dO, "dO"), TensorPointers.Of(lse, "lse"), TensorPointers.Of(delta, "delta"), TensorPointers.Of(dqAccumulator, "dq"),

@@ -97,7 +97,9 @@ public class CudaMachineryTests
         Assert.Throws<ArgumentException>(() => CudaKernelHost.Source("nope.cu"));
         // Shared memory fits every GPU the host accepts (sm_80: 163 KB per block).
         Assert.True(FusedAttention.BackwardSharedBytes(128) <= 163 * 1024, $"{FusedAttention.BackwardSharedBytes(128)} bytes");
-        Assert.Equal(2 * 64 * 72 * 2 + 64 * 4, FusedAttention.ForwardSharedBytes(64));
+        Assert.Equal(2 * (2 * 64 * 72 * 2 + 64 * 4), FusedAttention.ForwardSharedBytes(64));                    // two stages
+        Assert.Equal(2 * 64 * 72 * 2 + 64 * 72 * 2 + 64 * 4 + 2 * (2 * 64 * 72 * 2 + 3 * 64 * 4), FusedAttention.BackwardSharedBytes(64));
+        Assert.Equal((128, 64), (FusedAttention.ForwardQueryTile(64), FusedAttention.ForwardQueryTile(128)));
     }
 
     [Fact]
@@ -146,6 +148,7 @@ public class CudaMachineryTests
         Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => FusedAttention.Forward(q, q, q, gate, window: -1)).ParamName);
         Assert.Equal("k", Assert.Throws<ArgumentException>(() => FusedAttention.Forward(q, q.to(ScalarType.Float64), q)).ParamName);
         Assert.Equal("skipMargin", Assert.Throws<ArgumentOutOfRangeException>(() => FusedAttention.Forward(q, q, q, gate, skipMargin: double.NaN)).ParamName);
+        Assert.Equal("scale", Assert.Throws<ArgumentOutOfRangeException>(() => FusedAttention.Forward(q, q, q, gate, scale: -0.125)).ParamName);
         Assert.Equal(FoxKernelOptions.DefaultSkipMargin, FusedAttention.DefaultSkipMargin);       // the fused and chunked forms skip alike
         Assert.True(double.IsPositiveInfinity(FoxKernelOptions.Default.FusedSkipMargin));         // opt-in in the fused kernel (its statistics pass costs)
         // Well-formed CPU inputs: refused with the reason, which WhyNot gives without throwing.

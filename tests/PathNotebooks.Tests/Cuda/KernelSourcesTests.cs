@@ -42,7 +42,7 @@ public class KernelSourcesTests
     public void EveryEmbeddedSourceHasItsEntryListAndMissingEntriesAreFound()
     {
         Assert.Equal(CudaKernelHost.SourceNames().Order(), KernelSources.Entries.Keys.Order());
-        Assert.Equal(12, KernelSources.Entries[FusedAttention.SourceName].Count);   // forward, backward, skip statistics
+        Assert.Equal(16, KernelSources.Entries[FusedAttention.SourceName].Count);   // forward, backward, Δ, skip statistics
         Assert.Equal(45 + 27, KernelSources.Entries[FusedGatedDeltaRule.SourceName].Count);   // forward 3×3×5, backward 3×3×3
         // A name counts only whole: "pn_k1" is not defined by an image that names "pn_k10".
         var image = Encoding.ASCII.GetBytes("\0.text.pn_k10\0pn_k10\0pn_k2\0");

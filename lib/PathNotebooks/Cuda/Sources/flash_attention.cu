@@ -79,6 +79,15 @@ static __device__ __forceinline__ u32 shared_address(const void* p)
     return a;
 }
 
+// 2^x in one MUFU instruction (flush-to-zero; 2^−∞ = 0). exp2f would add range and denormal handling that the
+// softmax does not need: its arguments are ≤ 0 and a result below 2^−126 is as good as zero next to the row's 1.
+static __device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Four 8×8 tiles of 16-bit values from shared memory; lane l gives the address of row l % 8 of tile l / 8.
 // Plain: register i holds (row l/4, columns 2(l%4), 2(l%4)+1) of tile i: an A- or B-operand piece of a row-major tile.
 // Transposed: register i holds (rows 2(l%4), 2(l%4)+1; column l/4) of tile i: the B operand from a tile whose
@@ -134,7 +143,38 @@ static __device__ __forceinline__ void load_tile(const u16* __restrict__ x, int 
     }
 }
 
-template <bool BF16, int D>
+// Asynchronous copies to shared memory (cp.async, sm_80+): a copy with valid = false writes zeros and reads nothing.
+static __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+static __device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(shared_address(dst)), "l"(src), "r"(valid ? 4 : 0));
+}
+static __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int PENDING>
+static __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(PENDING)); }
+
+// load_tile's asynchronous form: the copies land once the CTA waits for their group.
+template <int D>
+static __device__ __forceinline__ void load_tile_async(const u16* __restrict__ x, int row0, int T, u16* tile)
+{
+    constexpr int S = D + 8;
+    for (int idx = threadIdx.x; idx < PN_BK * D / 8; idx += PN_THREADS)
+    {
+        const int row = idx / (D / 8), col = (idx % (D / 8)) * 8;
+        const bool in = row0 + row < T;
+        cp_async16(tile + row * S + col, x + (size_t)(in ? row0 + row : 0) * D + col, in);
+    }
+}
+
+// Query rows per warp in the forward: 16·MT. Two m-tiles per warp (D = 64) let every K and V fragment read from
+// shared memory feed two mma instead of one, halving the shared-memory traffic per product; at D = 128 the second
+// tile's registers do not fit.
+template <int D> struct ForwardTiles { static constexpr int MT = D <= 64 ? 2 : 1; };
+
+template <bool BF16, int D, bool GATED>
 static __device__ __forceinline__ void attention_forward(
     const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
     u16* __restrict__ o, float* __restrict__ lse, int T, int window, float scale,
@@ -142,69 +182,107 @@ static __device__ __forceinline__ void attention_forward(
     float margin, int* __restrict__ skipped)
 {
     typedef Half16<BF16> H;
-    constexpr int S = D + 8;
+    constexpr int MT = ForwardTiles<D>::MT, BQ = 64 * MT, S = D + 8;
+    constexpr int STAGE = 2 * PN_BK * S + 2 * PN_BK;   // halves per pipeline stage: K and V tiles, then 64 floats of c
     extern __shared__ __align__(16) unsigned char smem[];
-    u16* ks = reinterpret_cast<u16*>(smem);             // K tile [64, D + 8]
-    u16* vs = ks + PN_BK * S;                            // V tile [64, D + 8]
-    float* cs = reinterpret_cast<float*>(vs + PN_BK * S); // c of the tile's keys [64]
+    u16* stages = reinterpret_cast<u16*>(smem);
 
-    const int bh = blockIdx.y, q0 = blockIdx.x * PN_BQ;
+    // Grid (BH, query tiles): the tiles with the most key blocks start first, so the causal triangle's short tiles fill the tail.
+    const int bh = blockIdx.x, q0 = (gridDim.y - 1 - blockIdx.y) * BQ;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const size_t base = (size_t)bh * T * D;
     q += base; k += base; v += base; o += base;
-    const float* cumRow = cum ? cum + (size_t)bh * T : nullptr;
-    const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+    const float* cumRow = GATED ? cum + (size_t)bh * T : nullptr;
     const float scaleLog2 = scale * PN_LOG2E;
 
-    u32 qf[D / 16][4];
+    // Scores in the log2 domain. Causal/window: the row maximum is taken on the raw products (scale > 0 keeps the
+    // order), then p = 2^(scale·log2e·s − m) is one FFMA and one MUFU per score. FoX: x = scale·log2e·s − log2e·c_j
+    // is one FFMA; the row's c_i shifts the logit and its maximum alike, so it cancels in p = 2^(x − max x) and enters
+    // only the log-sum-exp. m[·] holds the running row maximum of x (causal: of the raw products).
+    int rows[MT][2];
+    u32 qf[MT][D / 16][4];
+    float cq[MT][2], m[MT][2], l[MT][2], acc[MT][D / 8][4];
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
+    for (int mt = 0; mt < MT; ++mt)
     {
-        qf[kk][0] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 2 * t) : 0u;
-        qf[kk][1] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 2 * t) : 0u;
-        qf[kk][2] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 8 + 2 * t) : 0u;
-        qf[kk][3] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 8 + 2 * t) : 0u;
-    }
-    const float c0 = cumRow && r0 < T ? cumRow[r0] * PN_LOG2E : 0.f;
-    const float c1 = cumRow && r1 < T ? cumRow[r1] * PN_LOG2E : 0.f;
-
-    float m0 = PN_NEG_INF, m1 = PN_NEG_INF, l0 = 0.f, l1 = 0.f;
-    float acc[D / 8][4];
+        const int r0 = q0 + warp * 16 * MT + mt * 16 + g, r1 = r0 + 8;
+        rows[mt][0] = r0; rows[mt][1] = r1;
 #pragma unroll
-    for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-
-    const int lastQuery = min(q0 + PN_BQ, T) - 1;
-    const int firstBlock = window > 0 ? max(0, q0 - window + 1) / PN_BK : 0;
-    // Block skipping: this thread's rows' c_i, ‖q_i‖ and floor_i − margin (rows past T never hold a block back).
-    const bool skipping = cumRow && knmax;
-    const size_t rowBase = (size_t)bh * T, blockBase = (size_t)bh * ((T + PN_BK - 1) / PN_BK);
-    const float sc0 = skipping && r0 < T ? cumRow[r0] : 0.f, sc1 = skipping && r1 < T ? cumRow[r1] : 0.f;
-    const float sn0 = skipping && r0 < T ? scale * qnorm[rowBase + r0] : 0.f, sn1 = skipping && r1 < T ? scale * qnorm[rowBase + r1] : 0.f;
-    const float sf0 = skipping && r0 < T ? diag[rowBase + r0] - margin : 0.f, sf1 = skipping && r1 < T ? diag[rowBase + r1] - margin : 0.f;
-    for (int kb = firstBlock; kb <= lastQuery / PN_BK; ++kb)
-    {
-        const int k0 = kb * PN_BK;
-        if (skipping && k0 + PN_BK <= q0)
+        for (int kk = 0; kk < D / 16; ++kk)
         {
-            const float c = cmin[blockBase + kb], n = knmax[blockBase + kb];
-            const bool below = (r0 >= T || sc0 - c + sn0 * n < sf0) && (r1 >= T || sc1 - c + sn1 * n < sf1);
-            if (__syncthreads_and(below))
-            {
-                if (skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
-                continue;
-            }
+            qf[mt][kk][0] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 2 * t) : 0u;
+            qf[mt][kk][1] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 2 * t) : 0u;
+            qf[mt][kk][2] = r0 < T ? ld32(q + (size_t)r0 * D + 16 * kk + 8 + 2 * t) : 0u;
+            qf[mt][kk][3] = r1 < T ? ld32(q + (size_t)r1 * D + 16 * kk + 8 + 2 * t) : 0u;
         }
-        // Only blocks that cross the diagonal, the end of the sequence or the window's edge need the mask.
-        const bool edge = k0 + PN_BK - 1 > q0 || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
-        __syncthreads();
-        load_tile<D>(k, k0, T, ks);
-        load_tile<D>(v, k0, T, vs);
-        if (cumRow && threadIdx.x < PN_BK) cs[threadIdx.x] = k0 + threadIdx.x < T ? cumRow[k0 + threadIdx.x] * PN_LOG2E : 0.f;
-        __syncthreads();
-
-        float s[PN_BK / 8][4];
+        cq[mt][0] = GATED && r0 < T ? cumRow[r0] * PN_LOG2E : 0.f;
+        cq[mt][1] = GATED && r1 < T ? cumRow[r1] * PN_LOG2E : 0.f;
+        m[mt][0] = m[mt][1] = PN_NEG_INF;
+        l[mt][0] = l[mt][1] = 0.f;
 #pragma unroll
-        for (int j = 0; j < PN_BK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+        for (int j = 0; j < D / 8; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0.f;
+    }
+
+    const int lastBlock = (min(q0 + BQ, T) - 1) / PN_BK;
+    const int firstBlock = window > 0 ? max(0, q0 - window + 1) / PN_BK : 0;
+    // Block skipping: a key block wholly before the tile is skipped when every row's bound lies margin below its floor
+    // (rows past T never hold a block back). The vote is CTA-wide, so every thread calls this for the same blocks.
+    const bool skipping = GATED && knmax;
+    const size_t rowBase = (size_t)bh * T, blockBase = (size_t)bh * ((T + PN_BK - 1) / PN_BK);
+    auto visible = [&](int kb) -> bool
+    {
+        if (!skipping || kb * PN_BK + PN_BK > q0) return true;
+        const float c = cmin[blockBase + kb], n = knmax[blockBase + kb];
+        bool below = true;
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+            {
+                const int r = rows[mt][e];
+                if (r < T) below = below && cumRow[r] - c + scale * qnorm[rowBase + r] * n < diag[rowBase + r] - margin;
+            }
+        const bool skip = __syncthreads_and(below);
+        if (skip && skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
+        return !skip;
+    };
+    auto nextVisible = [&](int kb) -> int { while (kb <= lastBlock && !visible(kb)) ++kb; return kb; };
+    // Double buffering: the next visible block's K, V and c are copied into the other stage while this one computes.
+    auto issue = [&](int kb, int stage)
+    {
+        u16* ks = stages + stage * STAGE;
+        const int k0 = kb * PN_BK;
+        load_tile_async<D>(k, k0, T, ks);
+        load_tile_async<D>(v, k0, T, ks + PN_BK * S);
+        if (GATED && threadIdx.x < PN_BK)
+        {
+            const bool in = k0 + threadIdx.x < T;
+            cp_async4(reinterpret_cast<float*>(ks + 2 * PN_BK * S) + threadIdx.x, cumRow + (in ? k0 + threadIdx.x : 0), in);
+        }
+    };
+
+    int kb = nextVisible(firstBlock), stage = 0;
+    if (kb <= lastBlock) issue(kb, 0);
+    cp_async_commit();
+    while (kb <= lastBlock)
+    {
+        const int next = nextVisible(kb + 1);
+        if (next <= lastBlock) issue(next, stage ^ 1);
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        const u16* ks = stages + stage * STAGE;
+        const u16* vs = ks + PN_BK * S;
+        const float* cs = reinterpret_cast<const float*>(ks + 2 * PN_BK * S);
+        const int k0 = kb * PN_BK;
+        // Only blocks that cross the diagonal, the end of the sequence or the window's edge need the mask.
+        const bool edge = k0 + PN_BK - 1 > q0 || k0 + PN_BK > T || (window > 0 && k0 <= q0 + BQ - 1 - window);
+
+        float s[MT][PN_BK / 8][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int j = 0; j < PN_BK / 8; ++j) s[mt][j][0] = s[mt][j][1] = s[mt][j][2] = s[mt][j][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk)
 #pragma unroll
@@ -212,85 +290,163 @@ static __device__ __forceinline__ void attention_forward(
             {
                 u32 b[4];
                 b_pair_rows<S>(b, ks, j, kk, lane);
-                H::mma(s[j], qf[kk], b[0], b[1]);
-                H::mma(s[j + 1], qf[kk], b[2], b[3]);
-            }
-
-        float mx0 = PN_NEG_INF, mx1 = PN_NEG_INF;
 #pragma unroll
-        for (int j = 0; j < PN_BK / 8; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-            {
-                const int col = 8 * j + 2 * t + (e & 1);
-                float x = s[j][e] * scaleLog2 + (cumRow ? (e < 2 ? c0 : c1) - cs[col] : 0.f);
-                if (edge)
+                for (int mt = 0; mt < MT; ++mt)
                 {
-                    const int key = k0 + col, row = e < 2 ? r0 : r1;
-                    const bool ok = key <= row && key < T && (window <= 0 || key > row - window);
-                    x = ok ? x : PN_NEG_INF;
+                    H::mma(s[mt][j], qf[mt][kk], b[0], b[1]);
+                    H::mma(s[mt][j + 1], qf[mt][kk], b[2], b[3]);
                 }
-                s[j][e] = x;
-                if (e < 2) mx0 = fmaxf(mx0, x); else mx1 = fmaxf(mx1, x);
             }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        // A row with nothing visible yet keeps m = −∞; subtract 0 then, so that exp2 gives 0 and not NaN.
-        const float u0 = n0 == PN_NEG_INF ? 0.f : n0, u1 = n1 == PN_NEG_INF ? 0.f : n1;
-        const float a0 = exp2f(m0 - u0), a1 = exp2f(m1 - u1);
-        float sum0 = 0.f, sum1 = 0.f;
-#pragma unroll
-        for (int j = 0; j < PN_BK / 8; ++j)
+        // −log2e·c_j of this thread's columns (shared by its rows).
+        float cc[PN_BK / 8][2];
+        if (GATED)
         {
-            s[j][0] = exp2f(s[j][0] - u0); s[j][1] = exp2f(s[j][1] - u0);
-            s[j][2] = exp2f(s[j][2] - u1); s[j][3] = exp2f(s[j][3] - u1);
-            sum0 += s[j][0] + s[j][1];
-            sum1 += s[j][2] + s[j][3];
-        }
-        l0 = l0 * a0 + sum0;   // per-thread partial sums; the 4 threads of a row are added at the end
-        l1 = l1 * a1 + sum1;
-        m0 = n0; m1 = n1;
 #pragma unroll
-        for (int j = 0; j < D / 8; ++j) { acc[j][0] *= a0; acc[j][1] *= a0; acc[j][2] *= a1; acc[j][3] *= a1; }
-
-        // O += P V: the accumulator layout of two adjacent 8-key tiles is the A-operand layout of one 16-key step.
+            for (int j = 0; j < PN_BK / 8; ++j)
+            {
+                const float2 c2 = *reinterpret_cast<const float2*>(cs + 8 * j + 2 * t);
+                cc[j][0] = -c2.x * PN_LOG2E;
+                cc[j][1] = -c2.y * PN_LOG2E;
+            }
+        }
+        u32 pa[MT][PN_BK / 16][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+        {
+            float mx0 = PN_NEG_INF, mx1 = PN_NEG_INF;
+#pragma unroll
+            for (int j = 0; j < PN_BK / 8; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                {
+                    float x = GATED ? fmaf(s[mt][j][e], scaleLog2, cc[j][e & 1]) : s[mt][j][e];
+                    if (edge)
+                    {
+                        const int key = k0 + 8 * j + 2 * t + (e & 1), row = rows[mt][e >> 1];
+                        const bool ok = key <= row && key < T && (window <= 0 || key > row - window);
+                        x = ok ? x : PN_NEG_INF;
+                    }
+                    s[mt][j][e] = x;
+                    if (e < 2) mx0 = fmaxf(mx0, x); else mx1 = fmaxf(mx1, x);
+                }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            const float n0 = fmaxf(m[mt][0], mx0), n1 = fmaxf(m[mt][1], mx1);
+            // The exponent offsets in the log2 domain. A row with nothing visible yet keeps m = −∞ and uses offset 0,
+            // so that 2^(−∞) gives 0 and not NaN.
+            const float f = GATED ? 1.f : scaleLog2;
+            const float u0 = n0 == PN_NEG_INF ? 0.f : n0 * f, u1 = n1 == PN_NEG_INF ? 0.f : n1 * f;
+            float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+            for (int j = 0; j < PN_BK / 8; ++j)
+            {
+                if (GATED)
+                {
+                    s[mt][j][0] = fast_exp2(s[mt][j][0] - u0); s[mt][j][1] = fast_exp2(s[mt][j][1] - u0);
+                    s[mt][j][2] = fast_exp2(s[mt][j][2] - u1); s[mt][j][3] = fast_exp2(s[mt][j][3] - u1);
+                }
+                else
+                {
+                    s[mt][j][0] = fast_exp2(fmaf(s[mt][j][0], scaleLog2, -u0)); s[mt][j][1] = fast_exp2(fmaf(s[mt][j][1], scaleLog2, -u0));
+                    s[mt][j][2] = fast_exp2(fmaf(s[mt][j][2], scaleLog2, -u1)); s[mt][j][3] = fast_exp2(fmaf(s[mt][j][3], scaleLog2, -u1));
+                }
+                sum0 += s[mt][j][0] + s[mt][j][1];
+                sum1 += s[mt][j][2] + s[mt][j][3];
+            }
+            // Rescale the running sums and accumulators only when some row of the warp has a new maximum: after the
+            // first blocks most rows keep theirs, and the multiply of every accumulator is then skipped.
+            if (__any_sync(0xffffffffu, n0 != m[mt][0] || n1 != m[mt][1]))
+            {
+                const float a0 = fast_exp2(m[mt][0] * f - u0), a1 = fast_exp2(m[mt][1] * f - u1);
+                l[mt][0] *= a0; l[mt][1] *= a1;
+#pragma unroll
+                for (int j = 0; j < D / 8; ++j) { acc[mt][j][0] *= a0; acc[mt][j][1] *= a0; acc[mt][j][2] *= a1; acc[mt][j][3] *= a1; }
+            }
+            l[mt][0] += sum0;   // per-thread partial sums; the 4 threads of a row are added at the end
+            l[mt][1] += sum1;
+            m[mt][0] = n0; m[mt][1] = n1;
+            // The accumulator layout of two adjacent 8-key tiles is the A-operand layout of one 16-key step.
+#pragma unroll
+            for (int kk = 0; kk < PN_BK / 16; ++kk)
+            {
+                pa[mt][kk][0] = H::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][kk][1] = H::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][kk][2] = H::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][kk][3] = H::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+            }
+        }
+        // O += P V.
 #pragma unroll
         for (int kk = 0; kk < PN_BK / 16; ++kk)
-        {
-            u32 pa[4] = { H::pack(s[2 * kk][0], s[2 * kk][1]), H::pack(s[2 * kk][2], s[2 * kk][3]),
-                          H::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), H::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]) };
 #pragma unroll
             for (int j = 0; j < D / 8; j += 2)
             {
                 u32 b[4];
                 b_pair_cols<S>(b, vs, j, kk, lane);
-                H::mma(acc[j], pa, b[0], b[1]);
-                H::mma(acc[j + 1], pa, b[2], b[3]);
-            }
-        }
-    }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float i0 = 1.f / l0, i1 = 1.f / l1;
 #pragma unroll
-    for (int j = 0; j < D / 8; ++j)
-    {
-        if (r0 < T) *reinterpret_cast<u32*>(o + (size_t)r0 * D + 8 * j + 2 * t) = H::pack(acc[j][0] * i0, acc[j][1] * i0);
-        if (r1 < T) *reinterpret_cast<u32*>(o + (size_t)r1 * D + 8 * j + 2 * t) = H::pack(acc[j][2] * i1, acc[j][3] * i1);
+                for (int mt = 0; mt < MT; ++mt)
+                {
+                    H::mma(acc[mt][j], pa[mt][kk], b[0], b[1]);
+                    H::mma(acc[mt][j + 1], pa[mt][kk], b[2], b[3]);
+                }
+            }
+        __syncthreads();   // every warp is done with this stage before the next iteration refills it
+        kb = next;
+        stage ^= 1;
     }
-    if (t == 0)
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
     {
-        if (r0 < T) lse[(size_t)bh * T + r0] = m0 + log2f(l0);
-        if (r1 < T) lse[(size_t)bh * T + r1] = m1 + log2f(l1);
+        float l0 = l[mt][0], l1 = l[mt][1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        const float i0 = 1.f / l0, i1 = 1.f / l1;
+        const int r0 = rows[mt][0], r1 = rows[mt][1];
+#pragma unroll
+        for (int j = 0; j < D / 8; ++j)
+        {
+            if (r0 < T) *reinterpret_cast<u32*>(o + (size_t)r0 * D + 8 * j + 2 * t) = H::pack(acc[mt][j][0] * i0, acc[mt][j][1] * i0);
+            if (r1 < T) *reinterpret_cast<u32*>(o + (size_t)r1 * D + 8 * j + 2 * t) = H::pack(acc[mt][j][2] * i1, acc[mt][j][3] * i1);
+        }
+        // The log-sum-exp of the full logit scale·s + c_i − c_j, log2 domain.
+        if (t == 0)
+        {
+            const float f = GATED ? 1.f : scaleLog2;
+            if (r0 < T) lse[(size_t)bh * T + r0] = m[mt][0] * f + cq[mt][0] + log2f(l0);
+            if (r1 < T) lse[(size_t)bh * T + r1] = m[mt][1] * f + cq[mt][1] + log2f(l1);
+        }
     }
 }
 
-template <bool BF16, int D>
+// p[0] += a, p[1] += b (p 8-byte aligned): one vector reduction on sm_90 with PTX ISA 8.1 (CUDA 12.1+), else two atomics.
+static __device__ __forceinline__ void atomic_add2(float* p, float a, float b)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 1))
+    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" ::"l"(p), "f"(a), "f"(b) : "memory");
+#else
+    atomicAdd(p, a);
+    atomicAdd(p + 1, b);
+#endif
+}
+
+// The A operand (16 rows from row0, k-step kk) of a tile stored transposed, x[k][m] with row stride S: the
+// transposed ldmatrix hands every thread its (m, k) pieces.
+template <int S>
+static __device__ __forceinline__ void a_cols(u32* a, const u16* x, int row0, int kk, int lane)
+{
+    const int tile = lane >> 3, r = lane & 7;
+    ldmatrix4_trans(a, x + (16 * kk + (tile >> 1) * 8 + r) * S + row0 + (tile & 1) * 8);
+}
+
+// Pipeline stages of the backward's query tiles: two at D = 64 (the next Q, dO, lse, Δ and c arrive while this tile
+// computes); one at D = 128, where a second stage would leave room for only one CTA per SM.
+template <int D> struct BackwardTiles { static constexpr int STAGES = D <= 64 ? 2 : 1; };
+
+template <bool BF16, int D, bool GATED>
 static __device__ __forceinline__ void attention_backward(
     const u16* __restrict__ q, const u16* __restrict__ k, const u16* __restrict__ v, const float* __restrict__ cum,
     const u16* __restrict__ dout, const float* __restrict__ lse, const float* __restrict__ delta,
@@ -299,32 +455,28 @@ static __device__ __forceinline__ void attention_backward(
     float margin, int* __restrict__ skipped)
 {
     typedef Half16<BF16> H;
-    constexpr int S = D + 8, SS = PN_BK + 8;
+    constexpr int S = D + 8, SS = PN_BQ + 8, STAGES = BackwardTiles<D>::STAGES;
+    constexpr int STAGE = 2 * PN_BQ * S + 3 * 2 * PN_BQ;   // halves per stage: Q and dO tiles, then lse, Δ and c (64 floats each)
     extern __shared__ __align__(16) unsigned char smem[];
     u16* ks = reinterpret_cast<u16*>(smem);  // K [64 keys, D+8]
     u16* vs = ks + PN_BK * S;                 // V [64 keys, D+8]
-    u16* qs = vs + PN_BK * S;                 // Q tile [64 queries, D+8]
-    u16* os = qs + PN_BQ * S;                 // dO tile [64 queries, D+8]
-    u16* dss = os + PN_BQ * S;                // dS, query-major [64 queries, 64 + 8 keys]
-    float* lses = reinterpret_cast<float*>(dss + PN_BQ * SS);
-    float* deltas = lses + PN_BQ;
-    float* cqs = deltas + PN_BQ;
-    float* dcqs = cqs + PN_BQ;
+    u16* dsT = vs + PN_BK * S;                // dS, key-major [64 keys, 64 + 8 queries]
+    float* dcqs = reinterpret_cast<float*>(dsT + PN_BK * SS);   // FoX: Σ_keys dS per query of the tile
+    u16* stages = reinterpret_cast<u16*>(dcqs + PN_BQ);
 
-    const int bh = blockIdx.y, k0 = blockIdx.x * PN_BK;
+    // Grid (BH, key blocks): the first key blocks see the most query tiles and start first.
+    const int bh = blockIdx.x, k0 = blockIdx.y * PN_BK;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    const size_t base = (size_t)bh * T * D;
+    const size_t base = (size_t)bh * T * D, rowBase = (size_t)bh * T;
     q += base; k += base; v += base; dout += base; dk += base; dv += base; dqAcc += base;
-    const float* cumRow = cum ? cum + (size_t)bh * T : nullptr;
-    const float* lseRow = lse + (size_t)bh * T;
-    const float* deltaRow = delta + (size_t)bh * T;
+    const float* cumRow = GATED ? cum + rowBase : nullptr;
+    const float* lseRow = lse + rowBase;
+    const float* deltaRow = delta + rowBase;
     const float scaleLog2 = scale * PN_LOG2E;
     const int key0 = k0 + warp * 16 + g, key1 = key0 + 8;   // this thread's two key rows
-    const float ck0 = cumRow && key0 < T ? cumRow[key0] * PN_LOG2E : 0.f;
-    const float ck1 = cumRow && key1 < T ? cumRow[key1] * PN_LOG2E : 0.f;
-
-    load_tile<D>(k, k0, T, ks);
-    load_tile<D>(v, k0, T, vs);
+    const float ck0 = GATED && key0 < T ? cumRow[key0] * PN_LOG2E : 0.f;
+    const float ck1 = GATED && key1 < T ? cumRow[key1] * PN_LOG2E : 0.f;
+    if (GATED && threadIdx.x < PN_BQ) dcqs[threadIdx.x] = 0.f;
 
     float dvAcc[D / 8][4], dkAcc[D / 8][4];
 #pragma unroll
@@ -338,37 +490,64 @@ static __device__ __forceinline__ void attention_backward(
     const int lastKey = min(k0 + PN_BK, T) - 1;
     const int lastBlock = window > 0 ? min((T - 1) / PN_BQ, (lastKey + window - 1) / PN_BQ) : (T - 1) / PN_BQ;
     // Block skipping: this key block's min c and max ‖k‖; a query tile is skipped when every row's bound lies margin
-    // below its log-sum-exp (lse is in the log2 domain).
-    const bool skipping = cumRow && knmax;
-    const float blockC = skipping ? cmin[(size_t)bh * gridDim.x + blockIdx.x] : 0.f;
-    const float blockN = skipping ? scale * knmax[(size_t)bh * gridDim.x + blockIdx.x] : 0.f;
-    for (int qb = k0 / PN_BQ; qb <= lastBlock; ++qb)
+    // below its log-sum-exp (lse is in the log2 domain). The vote is CTA-wide: every thread calls this for the same tiles.
+    const bool skipping = GATED && knmax;
+    const float blockC = skipping ? cmin[(size_t)bh * gridDim.y + blockIdx.y] : 0.f;
+    const float blockN = skipping ? scale * knmax[(size_t)bh * gridDim.y + blockIdx.y] : 0.f;
+    auto visible = [&](int qb) -> bool
     {
         const int q0 = qb * PN_BQ;
-        if (skipping && q0 >= k0 + PN_BK)
-        {
-            const int i = q0 + threadIdx.x;
-            const bool below = threadIdx.x >= PN_BQ || i >= T
-                || cumRow[i] - blockC + blockN * qnorm[(size_t)bh * T + i] < lseRow[i] * (1.f / PN_LOG2E) - margin;
-            if (__syncthreads_and(below))
-            {
-                if (skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
-                continue;
-            }
-        }
-        const bool edge = q0 < k0 + PN_BK - 1 || q0 + PN_BQ > T || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
-        __syncthreads();
-        load_tile<D>(q, q0, T, qs);
-        load_tile<D>(dout, q0, T, os);
+        if (!skipping || q0 < k0 + PN_BK) return true;
+        const int i = q0 + threadIdx.x;
+        const bool below = threadIdx.x >= PN_BQ || i >= T
+            || cumRow[i] - blockC + blockN * qnorm[rowBase + i] < lseRow[i] * (1.f / PN_LOG2E) - margin;
+        const bool skip = __syncthreads_and(below);
+        if (skip && skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
+        return !skip;
+    };
+    auto nextVisible = [&](int qb) -> int { while (qb <= lastBlock && !visible(qb)) ++qb; return qb; };
+    // One query tile's Q, dO, lse, Δ (and c) into a stage, asynchronously; rows past T read as zeros.
+    auto issue = [&](int qb, int stage)
+    {
+        u16* qs = stages + stage * STAGE;
+        const int q0 = qb * PN_BQ;
+        load_tile_async<D>(q, q0, T, qs);
+        load_tile_async<D>(dout, q0, T, qs + PN_BQ * S);
         if (threadIdx.x < PN_BQ)
         {
-            const int i = q0 + threadIdx.x;
-            lses[threadIdx.x] = i < T ? lseRow[i] : 0.f;
-            deltas[threadIdx.x] = i < T ? deltaRow[i] : 0.f;
-            cqs[threadIdx.x] = cumRow && i < T ? cumRow[i] * PN_LOG2E : 0.f;
-            dcqs[threadIdx.x] = 0.f;
+            float* rowValues = reinterpret_cast<float*>(qs + 2 * PN_BQ * S);
+            const int i = q0 + threadIdx.x, src = i < T ? i : 0;
+            cp_async4(rowValues + threadIdx.x, lseRow + src, i < T);
+            cp_async4(rowValues + PN_BQ + threadIdx.x, deltaRow + src, i < T);
+            if (GATED) cp_async4(rowValues + 2 * PN_BQ + threadIdx.x, cumRow + src, i < T);
         }
+    };
+
+    load_tile_async<D>(k, k0, T, ks);
+    load_tile_async<D>(v, k0, T, vs);
+    int qb = nextVisible(k0 / PN_BQ), stage = 0;
+    if (qb <= lastBlock) issue(qb, 0);
+    cp_async_commit();
+    while (qb <= lastBlock)
+    {
+        int next = qb;
+        if (STAGES == 2)
+        {
+            next = nextVisible(qb + 1);
+            if (next <= lastBlock) issue(next, stage ^ 1);
+            cp_async_commit();
+            cp_async_wait<1>();
+        }
+        else
+            cp_async_wait<0>();
         __syncthreads();
+        const u16* qs = stages + stage * STAGE;
+        const u16* os = qs + PN_BQ * S;
+        const float* lses = reinterpret_cast<const float*>(qs + 2 * PN_BQ * S);
+        const float* deltas = lses + PN_BQ;
+        const float* cqs = deltas + PN_BQ;
+        const int q0 = qb * PN_BQ;
+        const bool edge = q0 < k0 + PN_BK - 1 || q0 + PN_BQ > T || k0 + PN_BK > T || (window > 0 && k0 <= q0 + PN_BQ - 1 - window);
 
         // Sᵀ = K Qᵀ and dPᵀ = V dOᵀ for this warp's 16 keys against the 64 queries of the tile.
         float p[PN_BQ / 8][4], dp[PN_BQ / 8][4];
@@ -393,25 +572,39 @@ static __device__ __forceinline__ void attention_backward(
                 H::mma(dp[j + 1], va, bo[2], bo[3]);
             }
         }
-        // P and dS = P ⊙ (dP − Δ), transposed (rows = keys).
+        // P = 2^(scale·log2e·s + c_i − c_j − lse_i) and dS = P ⊙ (dP − Δ), transposed (rows = keys). Per column
+        // (query) the offset c_i − lse_i and Δ_i come from shared memory once for both of the thread's rows.
 #pragma unroll
         for (int j = 0; j < PN_BQ / 8; ++j)
+        {
+            const int col = 8 * j + 2 * t;
+            const float2 l2 = *reinterpret_cast<const float2*>(lses + col);
+            const float2 d2 = *reinterpret_cast<const float2*>(deltas + col);
+            float off[2] = { -l2.x, -l2.y };
+            if (GATED)
+            {
+                const float2 c2 = *reinterpret_cast<const float2*>(cqs + col);
+                off[0] = fmaf(c2.x, PN_LOG2E, off[0]);
+                off[1] = fmaf(c2.y, PN_LOG2E, off[1]);
+            }
 #pragma unroll
             for (int e = 0; e < 4; ++e)
             {
-                const int col = 8 * j + 2 * t + (e & 1);
-                const float x = p[j][e] * scaleLog2 + (cumRow ? cqs[col] - (e < 2 ? ck0 : ck1) : 0.f) - lses[col];
-                float pr = exp2f(x);
+                const float x = fmaf(p[j][e], scaleLog2, GATED ? off[e & 1] - (e < 2 ? ck0 : ck1) : off[e & 1]);
+                float pr = fast_exp2(x);
                 if (edge)
                 {
-                    const int query = q0 + col, key = e < 2 ? key0 : key1;
+                    const int query = q0 + col + (e & 1), key = e < 2 ? key0 : key1;
                     const bool ok = key <= query && query < T && key < T && (window <= 0 || key > query - window);
                     pr = ok ? pr : 0.f;
                 }
                 p[j][e] = pr;
-                dp[j][e] = pr * (dp[j][e] - deltas[col]);
+                dp[j][e] = pr * (dp[j][e] - ((e & 1) ? d2.y : d2.x));
             }
-        // dV += Pᵀ dO and dK += dSᵀ Q (scaled at the end).
+        }
+        // dV += Pᵀ dO and dK += dSᵀ Q (scaled at the end); dS also goes to shared memory, key-major, for dQ = dS K.
+        u16* dsRow0 = dsT + (warp * 16 + g) * SS + 2 * t;
+        u16* dsRow1 = dsRow0 + 8 * SS;
 #pragma unroll
         for (int kk = 0; kk < PN_BQ / 16; ++kk)
         {
@@ -419,6 +612,10 @@ static __device__ __forceinline__ void attention_backward(
                           H::pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), H::pack(p[2 * kk + 1][2], p[2 * kk + 1][3]) };
             u32 da[4] = { H::pack(dp[2 * kk][0], dp[2 * kk][1]), H::pack(dp[2 * kk][2], dp[2 * kk][3]),
                           H::pack(dp[2 * kk + 1][0], dp[2 * kk + 1][1]), H::pack(dp[2 * kk + 1][2], dp[2 * kk + 1][3]) };
+            *reinterpret_cast<u32*>(dsRow0 + 16 * kk) = da[0];
+            *reinterpret_cast<u32*>(dsRow1 + 16 * kk) = da[1];
+            *reinterpret_cast<u32*>(dsRow0 + 16 * kk + 8) = da[2];
+            *reinterpret_cast<u32*>(dsRow1 + 16 * kk + 8) = da[3];
 #pragma unroll
             for (int j = 0; j < D / 8; j += 2)
             {
@@ -432,7 +629,7 @@ static __device__ __forceinline__ void attention_backward(
             }
         }
         // FoX: dc_i += Σ_j dS_ij (queries, atomically), dc_j −= Σ_i dS_ij (keys, this CTA's own).
-        if (cumRow)
+        if (GATED)
         {
 #pragma unroll
             for (int j = 0; j < PN_BQ / 8; ++j)
@@ -450,12 +647,6 @@ static __device__ __forceinline__ void attention_backward(
                 }
             }
         }
-        // dS to shared memory, query-major, for dQ = dS K.
-#pragma unroll
-        for (int j = 0; j < PN_BQ / 8; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                dss[(8 * j + 2 * t + (e & 1)) * SS + warp * 16 + g + (e < 2 ? 0 : 8)] = H::one(dp[j][e]);
         __syncthreads();
         // dQ rows of this warp: 16 queries × D, summed over the 64 keys, added atomically (other key blocks add too).
         {
@@ -466,7 +657,7 @@ static __device__ __forceinline__ void attention_backward(
             for (int kk = 0; kk < PN_BK / 16; ++kk)
             {
                 u32 a[4];
-                a_rows<SS>(a, dss, warp * 16, kk, lane);
+                a_cols<SS>(a, dsT, warp * 16, kk, lane);
 #pragma unroll
                 for (int j = 0; j < D / 8; j += 2)
                 {
@@ -480,21 +671,26 @@ static __device__ __forceinline__ void attention_backward(
 #pragma unroll
             for (int j = 0; j < D / 8; ++j)
             {
-                if (qr0 < T)
-                {
-                    atomicAdd(dqAcc + (size_t)qr0 * D + 8 * j + 2 * t, dq[j][0] * scale);
-                    atomicAdd(dqAcc + (size_t)qr0 * D + 8 * j + 2 * t + 1, dq[j][1] * scale);
-                }
-                if (qr1 < T)
-                {
-                    atomicAdd(dqAcc + (size_t)qr1 * D + 8 * j + 2 * t, dq[j][2] * scale);
-                    atomicAdd(dqAcc + (size_t)qr1 * D + 8 * j + 2 * t + 1, dq[j][3] * scale);
-                }
+                if (qr0 < T) atomic_add2(dqAcc + (size_t)qr0 * D + 8 * j + 2 * t, dq[j][0] * scale, dq[j][1] * scale);
+                if (qr1 < T) atomic_add2(dqAcc + (size_t)qr1 * D + 8 * j + 2 * t, dq[j][2] * scale, dq[j][3] * scale);
             }
         }
-        if (cumRow && threadIdx.x < PN_BQ && q0 + threadIdx.x < T)
-            atomicAdd(dcumQ + (size_t)bh * T + q0 + threadIdx.x, dcqs[threadIdx.x]);
+        if (GATED && threadIdx.x < PN_BQ)
+        {
+            if (q0 + threadIdx.x < T) atomicAdd(dcumQ + rowBase + q0 + threadIdx.x, dcqs[threadIdx.x]);
+            dcqs[threadIdx.x] = 0.f;   // the same thread clears it; the next tile adds only after the next barrier
+        }
+        __syncthreads();   // every warp is done with this stage and with dS before they are refilled
+        if (STAGES == 1)
+        {
+            next = nextVisible(qb + 1);
+            if (next <= lastBlock) issue(next, 0);
+            cp_async_commit();
+        }
+        qb = next;
+        stage ^= STAGES - 1;
     }
+    cp_async_wait<0>();   // nothing may be in flight into shared memory when the CTA exits (a tile issued, none visible)
 #pragma unroll
     for (int j = 0; j < D / 8; ++j)
     {
@@ -509,7 +705,7 @@ static __device__ __forceinline__ void attention_backward(
             *reinterpret_cast<u32*>(dv + (size_t)key1 * D + 8 * j + 2 * t) = H::pack(dvAcc[j][2], dvAcc[j][3]);
         }
     }
-    if (cumRow)
+    if (GATED)
     {
         dck0 += __shfl_xor_sync(0xffffffffu, dck0, 1);
         dck0 += __shfl_xor_sync(0xffffffffu, dck0, 2);
@@ -517,10 +713,31 @@ static __device__ __forceinline__ void attention_backward(
         dck1 += __shfl_xor_sync(0xffffffffu, dck1, 2);
         if (t == 0)
         {
-            if (key0 < T) dcumK[(size_t)bh * T + key0] = dck0;
-            if (key1 < T) dcumK[(size_t)bh * T + key1] = dck1;
+            if (key0 < T) dcumK[rowBase + key0] = dck0;
+            if (key1 < T) dcumK[rowBase + key1] = dck1;
         }
     }
+}
+
+// Δ_i = Σ_d dO_i,d · O_i,d in float32, the backward's per-row term: grid ⌈rows / 8⌉, 256 threads, a warp per row.
+template <bool BF16, int D>
+static __device__ __forceinline__ void attention_delta(const u16* __restrict__ dout, const u16* __restrict__ o, float* __restrict__ delta, int rows)
+{
+    typedef Half16<BF16> H;
+    const int row = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const u16* a = dout + (size_t)row * D;
+    const u16* b = o + (size_t)row * D;
+    float sum = 0.f;
+#pragma unroll
+    for (int d = 2 * lane; d < D; d += 64)
+    {
+        const u32 x = ld32(a + d), y = ld32(b + d);
+        sum += H::value((u16)(x & 0xffffu)) * H::value((u16)(y & 0xffffu)) + H::value((u16)(x >> 16)) * H::value((u16)(y >> 16));
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) delta[row] = sum;
 }
 
 // skip statistics: grid (⌈T/64⌉, BH), 64 threads, one row each. What block skipping reads: qnorm, diag [BH, T] and
@@ -569,24 +786,36 @@ static __device__ __forceinline__ void skip_statistics(const u16* __restrict__ q
     }
 }
 
-// Entry points: pn_attention_{forward,backward}_{bf16,fp16}_d{64,128}. Grid (⌈T/64⌉, BH), 128 threads, dynamic
-// shared memory: forward 2·64·(D+8) halves + 64 floats; backward 4·64·(D+8) + 64·72 halves + 4·64 floats.
-// qnorm, diag, knmax, cmin and skipped may be null (no block skipping, or no count); skipping needs cum too.
+// Entry points, 128 threads each: pn_attention_forward_{bf16,fp16}_d{64,128}: grid (BH, ⌈T/BQ⌉) with BQ = 128 queries
+// at D = 64 and 64 at D = 128; dynamic shared memory 2 stages × (2·64·(D+8) halves + 64 floats).
+// pn_attention_backward_*: grid (BH, ⌈T/64⌉); dynamic shared memory 2·64·(D+8) + 64·72 halves + 64 floats, then
+// STAGES (2 at D = 64, 1 at D = 128) × (2·64·(D+8) halves + 3·64 floats).
+// qnorm, diag, knmax, cmin and skipped may be null (no block skipping, or no count); skipping needs cum too. cum null:
+// the ungated (causal / window) kernels.
+// pn_attention_delta_*: Δ = rowsum(dO ∘ O) for rows = BH·T rows; grid ⌈rows/8⌉, 256 threads, no shared memory.
 // pn_attention_skipstats_{bf16,fp16}_d{64,128}: grid (⌈T/64⌉, BH), 64 threads, no dynamic shared memory.
 #define PN_ENTRIES(TAG, BF16, D)                                                                                      \
     extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_forward_##TAG##_d##D(                      \
         const u16* q, const u16* k, const u16* v, const float* cum, u16* o, float* lse, int T, int window, float scale, \
         const float* qnorm, const float* diag, const float* knmax, const float* cmin, float margin, int* skipped)    \
     {                                                                                                                 \
-        attention_forward<BF16, D>(q, k, v, cum, o, lse, T, window, scale, qnorm, diag, knmax, cmin, margin, skipped); \
+        if (cum) attention_forward<BF16, D, true>(q, k, v, cum, o, lse, T, window, scale, qnorm, diag, knmax, cmin, margin, skipped); \
+        else attention_forward<BF16, D, false>(q, k, v, cum, o, lse, T, window, scale, qnorm, diag, knmax, cmin, margin, skipped); \
     }                                                                                                                 \
     extern "C" __global__ void __launch_bounds__(PN_THREADS) pn_attention_backward_##TAG##_d##D(                     \
         const u16* q, const u16* k, const u16* v, const float* cum, const u16* dout, const float* lse,                \
         const float* delta, float* dqAcc, u16* dk, u16* dv, float* dcumQ, float* dcumK, int T, int window, float scale, \
         const float* qnorm, const float* knmax, const float* cmin, float margin, int* skipped)                       \
     {                                                                                                                 \
-        attention_backward<BF16, D>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale,    \
-                                    qnorm, knmax, cmin, margin, skipped);                                             \
+        if (cum) attention_backward<BF16, D, true>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale, \
+                                                   qnorm, knmax, cmin, margin, skipped);                              \
+        else attention_backward<BF16, D, false>(q, k, v, cum, dout, lse, delta, dqAcc, dk, dv, dcumQ, dcumK, T, window, scale, \
+                                                qnorm, knmax, cmin, margin, skipped);                                 \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(256) pn_attention_delta_##TAG##_d##D(                                \
+        const u16* dout, const u16* o, float* delta, int rows)                                                        \
+    {                                                                                                                 \
+        attention_delta<BF16, D>(dout, o, delta, rows);                                                               \
     }                                                                                                                 \
     extern "C" __global__ void __launch_bounds__(64) pn_attention_skipstats_##TAG##_d##D(                             \
         const u16* q, const u16* k, const float* cum, float* qnorm, float* diag, float* knmax, float* cmin, int T, float scale) \
