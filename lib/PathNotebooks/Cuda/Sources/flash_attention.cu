@@ -246,7 +246,9 @@ static __device__ __forceinline__ void attention_forward(
         if (skip && skipped && threadIdx.x == 0) atomicAdd(skipped, 1);
         return !skip;
     };
-    auto nextVisible = [&](int kb) -> int { while (kb <= lastBlock && !visible(kb)) ++kb; return kb; };
+    // The key blocks run from the diagonal backwards: with FoX's gate the nearest keys carry the largest logits, so the
+    // row maxima are found first and the later blocks rarely rescale (for plain causal attention the order is neutral).
+    auto nextVisible = [&](int kb) -> int { while (kb >= firstBlock && !visible(kb)) --kb; return kb; };
     // Double buffering: the next visible block's K, V and c are copied into the other stage while this one computes.
     auto issue = [&](int kb, int stage)
     {
@@ -261,13 +263,13 @@ static __device__ __forceinline__ void attention_forward(
         }
     };
 
-    int kb = nextVisible(firstBlock), stage = 0;
-    if (kb <= lastBlock) issue(kb, 0);
+    int kb = nextVisible(lastBlock), stage = 0;
+    if (kb >= firstBlock) issue(kb, 0);
     cp_async_commit();
-    while (kb <= lastBlock)
+    while (kb >= firstBlock)
     {
-        const int next = nextVisible(kb + 1);
-        if (next <= lastBlock) issue(next, stage ^ 1);
+        const int next = nextVisible(kb - 1);
+        if (next >= firstBlock) issue(next, stage ^ 1);
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
