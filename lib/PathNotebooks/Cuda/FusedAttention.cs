@@ -121,6 +121,8 @@ public static class FusedAttention
         if (WhyNot(q, host) is { } why) throw new NotSupportedException($"FusedAttention: {why}.");
         if ((t + Tile - 1) / Tile > 65535) throw new ArgumentException($"T = {t} exceeds the kernels' grid limit of 65 535 tiles of {Tile}.", nameof(q));
         if (b * h * t > int.MaxValue) throw new ArgumentException($"B·H·T = {b * h * t} rows exceed the kernels' limit of 2³¹ − 1.", nameof(q));
+        if (logForget is not null && double.IsFinite(skipMargin) && b * h > 65535)
+            throw new ArgumentException($"B·H = {b * h} exceeds the skip-statistics kernel's grid limit of 65 535; use skipMargin = +∞ (no skipping).", nameof(q));
         var gate = logForget ?? empty(0, dtype: ScalarType.Float32, device: q.device);
         return Function.apply(q, k, v, gate, logForget is not null, window, s, host ?? CudaKernelHost.Shared, poisonOutputs, skipMargin,
             skipCounter ?? empty(0, dtype: ScalarType.Int32, device: q.device));
